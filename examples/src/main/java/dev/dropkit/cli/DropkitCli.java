@@ -1,0 +1,39 @@
+package dev.dropkit.cli;
+
+import dev.dropkit.examples.SmokeDemo;
+import dev.dropkit.examples.bench.DropoutBenchmark;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code ./dropkit} command line. Later features add subcommands here ({@code jit ...},
+ * {@code bench ...}).
+ */
+@Command(name = "dropkit", mixinStandardHelpOptions = true, version = "dropkit 0.1.0",
+        description = "The dropout family of regularizers for libtorch on the JVM.",
+        subcommands = {SmokeDemo.class, InfoCommand.class, DropkitCli.Bench.class, CommandLine.HelpCommand.class})
+public final class DropkitCli {
+
+    /** Benchmarks that print ratios against a native baseline measured in the same run. */
+    @Command(name = "bench", mixinStandardHelpOptions = true,
+            description = "Benchmarks against libtorch baselines measured in the same run.",
+            subcommands = {DropoutBenchmark.class})
+    static final class Bench {}
+
+    private DropkitCli() {}
+
+    /** Runs the CLI and exits with its status. */
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the CLI and returns its exit status (for tests). */
+    public static int run(String... args) {
+        CommandLine cli = new CommandLine(new DropkitCli());
+        if (args.length == 0) {
+            cli.usage(System.out);
+            return 0;
+        }
+        return cli.execute(args);
+    }
+}

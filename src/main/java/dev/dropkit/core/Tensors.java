@@ -1,0 +1,61 @@
+package dev.dropkit.core;
+
+import dev.dropkit.ffm.TensorSegments;
+import java.lang.foreign.ValueLayout;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.DeviceOptional;
+import org.bytedeco.pytorch.MemoryFormatOptional;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/** Small tensor helpers the JavaCPP API makes verbose: shapes, options, scalars and copies to Java. */
+public final class Tensors {
+    private Tensors() {}
+
+    /** The tensor's shape as a Java array. */
+    public static long[] shape(Tensor t) {
+        long[] shape = new long[(int) t.dim()];
+        for (int i = 0; i < shape.length; i++) {
+            shape[i] = t.size(i);
+        }
+        return shape;
+    }
+
+    /** Options for {@code dtype} on {@code device}. */
+    public static TensorOptions options(ScalarType dtype, Device device) {
+        return new TensorOptions(dtype).device(new DeviceOptional(device));
+    }
+
+    /** An uninitialized CPU tensor. */
+    public static Tensor empty(ScalarType dtype, long... shape) {
+        return torch.empty(shape, new TensorOptions(dtype), new MemoryFormatOptional());
+    }
+
+    /** A libtorch scalar holding {@code value}. */
+    public static Scalar scalar(double value) {
+        return new Scalar(value);
+    }
+
+    /** Copies a float tensor (any device, any layout) into a Java array. */
+    public static float[] toFloatArray(Tensor t) {
+        Tensor cpu = t.detach().to(torch.ScalarType.Float).cpu().contiguous();
+        return TensorSegments.view(cpu).toArray(ValueLayout.JAVA_FLOAT);
+    }
+
+    /** Copies a Java array into a new float CPU tensor of the given shape. */
+    public static Tensor fromFloats(float[] values, long... shape) {
+        long[] dims = shape.length == 0 ? new long[] {values.length} : shape;
+        Tensor out = empty(ScalarType.Float, dims);
+        java.lang.foreign.MemorySegment.copy(values, 0, TensorSegments.view(out), ValueLayout.JAVA_FLOAT, 0,
+                values.length);
+        return out;
+    }
+
+    /** Number of elements equal to zero. */
+    public static long countZeros(Tensor t) {
+        return t.eq(new Scalar(0.0)).sum().item_long();
+    }
+}

@@ -1,0 +1,61 @@
+package dev.dropkit.dropout;
+
+import dev.dropkit.core.Checks;
+import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * Dropout as a module, for Java models built on {@link Module}: register it with
+ * {@code register_module("drop", new Dropout(0.2))} and call {@link #forward(Tensor)}. It follows the
+ * module's training flag ({@code train()} / {@code eval()} on it or on any parent).
+ *
+ * <pre>{@code
+ * Dropout drop = new Dropout(0.5);                       // inverted, like nn.Dropout(0.5)
+ * Dropout paper = new Dropout(0.2, DropoutMode.CLASSIC);  // scales at evaluation instead
+ * }</pre>
+ */
+public class Dropout extends Module {
+    private final double p;
+    private final DropoutMode mode;
+
+    /** Inverted dropout with drop probability {@code p} in [0, 1]. */
+    public Dropout(double p) {
+        this(p, DropoutMode.INVERTED);
+    }
+
+    /**
+     * Dropout with drop probability {@code p} in [0, 1] and the given mode.
+     *
+     * @throws IllegalArgumentException if {@code p} is outside [0, 1] or not finite, or mode is null
+     */
+    public Dropout(double p, DropoutMode mode) {
+        super("Dropout");
+        this.p = Checks.probability("p", p);
+        this.mode = Checks.notNull("mode", mode);
+    }
+
+    /** A dropout in the paper's classic form, given the keep probability the notebook calls {@code p}. */
+    public static Dropout classicWithKeepProbability(double keep) {
+        return new Dropout(1.0 - Checks.probability("keep probability", keep), DropoutMode.CLASSIC);
+    }
+
+    /** Applies dropout according to this module's training flag. */
+    public Tensor forward(Tensor input) {
+        return DropoutOps.dropout(input, p, mode, is_training());
+    }
+
+    /** Drop probability. */
+    public double p() {
+        return p;
+    }
+
+    /** Where the {@code 1/(1-p)} correction is applied. */
+    public DropoutMode mode() {
+        return mode;
+    }
+
+    @Override
+    public String toString() {
+        return "Dropout(p=" + p + ", mode=" + mode.id() + ")";
+    }
+}

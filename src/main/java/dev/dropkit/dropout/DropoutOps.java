@@ -1,0 +1,55 @@
+package dev.dropkit.dropout;
+
+import dev.dropkit.core.Checks;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * The functional form of dropout. Random masks come from libtorch's default generator on the input's
+ * device, so {@link dev.dropkit.core.Seeds#seed(long)} makes them reproducible.
+ */
+public final class DropoutOps {
+    private DropoutOps() {}
+
+    /** Inverted dropout with drop probability {@code p}; see {@link #dropout(Tensor, double, DropoutMode, boolean)}. */
+    public static Tensor dropout(Tensor input, double p, boolean training) {
+        return dropout(input, p, DropoutMode.INVERTED, training);
+    }
+
+    /**
+     * Zeroes each element of {@code input} with probability {@code p} during training.
+     *
+     * <p>Inverted mode delegates to libtorch's own {@code dropout} (the fused {@code native_dropout}
+     * kernel on CUDA), so it costs what PyTorch costs. Classic mode multiplies by a Bernoulli(1-p)
+     * mask in training and by {@code 1-p} in evaluation. With {@code p == 0} both modes return the input
+     * itself; with {@code p == 1} training returns zeros (and zero gradients).
+     *
+     * @param input any floating-point tensor, on any device
+     * @param p drop probability in [0, 1]
+     * @param mode where the {@code 1/(1-p)} correction goes
+     * @param training whether to drop (training) or pass through (evaluation)
+     * @return a new tensor, or {@code input} itself where the result is the identity
+     * @throws IllegalArgumentException if {@code p} is outside [0, 1] or not finite
+     */
+    public static Tensor dropout(Tensor input, double p, DropoutMode mode, boolean training) {
+        Checks.probability("p", p);
+        Checks.notNull("mode", mode);
+        Checks.notNull("input", input);
+        if (p == 0.0) {
+            return input;
+        }
+        if (mode == DropoutMode.INVERTED) {
+            return training ? torch.dropout(input, p, true) : input;
+        }
+        double keep = 1.0 - p;
+        if (!training) {
+            return input.mul(new Scalar(keep));
+        }
+        if (p == 1.0) {
+            return input.mul(new Scalar(0.0));
+        }
+        Tensor mask = torch.empty_like(input).bernoulli_(keep, new org.bytedeco.pytorch.GeneratorOptional());
+        return input.mul(mask);
+    }
+}

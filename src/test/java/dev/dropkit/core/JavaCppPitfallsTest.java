@@ -1,0 +1,83 @@
+package dev.dropkit.core;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.dropkit.dropout.Dropout;
+import java.util.List;
+import java.util.Map;
+import org.bytedeco.pytorch.DropoutImpl;
+import org.bytedeco.pytorch.LinearImpl;
+import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.SequentialImpl;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Pins down the JavaCPP behaviours recorded in native-notes/, so that a bindings upgrade that changes
+ * one of them fails here rather than somewhere deep in surgery code.
+ */
+class JavaCppPitfallsTest {
+
+    static final class Net extends Module {
+        final LinearImpl fc;
+        final SequentialImpl seq;
+        final DropoutImpl seqDrop; // without this field the GC frees it under seq (native-notes)
+        final Dropout drop;
+
+        Net() {
+            super("Net");
+            fc = register_module("fc", new LinearImpl(2, 2));
+            seq = register_module("seq", new SequentialImpl());
+            seqDrop = new DropoutImpl(0.5);
+            seq.push_back("d", seqDrop);
+            drop = register_module("drop", new Dropout(0.1));
+        }
+    }
+
+    @Test
+    void namedModulesStartsWithTheRootUnderANullKey() {
+        Net net = new Net();
+        var dict = net.named_modules();
+        assertEquals(5, dict.size());
+        assertNull(dict.get(0).key(), "root entry has a null key");
+        assertEquals(net.address(), dict.get(0).value().address());
+        java.lang.ref.Reference.reachabilityFence(net);
+    }
+
+    @Test
+    void modulesComeBackAsPlainModuleViewsNotAsTheJavaSubclass() {
+        Net net = new Net();
+        Module drop = net.named_children().get("drop");
+        assertEquals(net.drop.address(), drop.address(), "same native module");
+        assertFalse(drop instanceof Dropout, "but not the Java object that was registered");
+        assertEquals(Module.class, drop.getClass());
+        java.lang.ref.Reference.reachabilityFence(net);
+    }
+
+    @Test
+    void modulesHelperWalksByIndexAndSkipsTheRoot() {
+        Net net = new Net();
+        Map<String, Module> all = Modules.namedDescendants(net);
+        assertEquals(List.of("fc", "seq", "seq.d", "drop"), List.copyOf(all.keySet()));
+        assertEquals(List.of("fc", "seq", "drop"), List.copyOf(Modules.namedChildren(net).keySet()));
+        assertTrue(all.get("seq.d").name().getString().contains("DropoutImpl"));
+        java.lang.ref.Reference.reachabilityFence(net);
+    }
+
+    static Map<String, Module> descendantsOfATemporaryNet() {
+        return Modules.namedDescendants(new Net());
+    }
+
+    @Test
+    void theHelpersMapKeepsTheTreeAliveAfterTheRootIsDropped() throws InterruptedException {
+        // Without the map's reference to the root, the GC frees the native tree and name() segfaults.
+        Map<String, Module> all = descendantsOfATemporaryNet();
+        for (int i = 0; i < 3; i++) {
+            System.gc();
+            Thread.sleep(50);
+        }
+        assertTrue(all.get("seq.d").name().getString().contains("DropoutImpl"));
+    }
+}

@@ -21,6 +21,24 @@ public final class Seeds {
         current = seed;
     }
 
+    /**
+     * Reseeds only libtorch's generators (CPU and CUDA) with a value derived from {@code seed} and
+     * {@code stream}, leaving the Java generator alone. The training loop does this at every epoch start,
+     * so an epoch's random draws depend only on the seed and the epoch number: a run resumed from a
+     * checkpoint draws exactly what an uninterrupted run draws, on CPU and CUDA, without having to save
+     * generator states.
+     */
+    public static void reseedLibtorch(long seed, long stream) {
+        torch.manual_seed(mix(seed, stream));
+    }
+
+    static long mix(long seed, long stream) {
+        long z = seed * 0x9E3779B97F4A7C15L + stream + 0x632BE59BD9B4E019L;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return (z ^ (z >>> 31)) & Long.MAX_VALUE; // manual_seed takes any 64-bit value; keep it positive for logs
+    }
+
     /** The seed last passed to {@link #seed(long)} (0 if never called). */
     public static synchronized long current() {
         return current;
@@ -36,6 +54,6 @@ public final class Seeds {
      * needs its own reproducible stream regardless of what else draws from {@link #javaRandom()}.
      */
     public static synchronized Random derived(String stream) {
-        return new Random(current * 0x9E3779B97F4A7C15L ^ stream.hashCode());
+        return new Random(mix(current, stream.hashCode()));
     }
 }

@@ -54,6 +54,24 @@ public final class Tensors {
         return out;
     }
 
+    /**
+     * Copies a Java array into a new double CPU tensor of the given shape (the bindings have no
+     * {@code tensor(double...)} overload).
+     */
+    public static Tensor fromDoubles(double[] values, long... shape) {
+        long[] dims = shape.length == 0 ? new long[] {values.length} : shape;
+        Tensor out = empty(ScalarType.Double, dims);
+        java.lang.foreign.MemorySegment.copy(values, 0, TensorSegments.view(out), ValueLayout.JAVA_DOUBLE, 0,
+                values.length);
+        return out;
+    }
+
+    /** Copies a tensor (any device, any layout) into a Java double array. */
+    public static double[] toDoubleArray(Tensor t) {
+        Tensor cpu = t.detach().to(torch.ScalarType.Double).cpu().contiguous();
+        return TensorSegments.view(cpu).toArray(ValueLayout.JAVA_DOUBLE);
+    }
+
     /** Number of elements equal to zero. */
     public static long countZeros(Tensor t) {
         return t.eq(new Scalar(0.0)).sum().item_long();

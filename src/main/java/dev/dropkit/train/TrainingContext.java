@@ -1,0 +1,77 @@
+package dev.dropkit.train;
+
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.Optimizer;
+
+/**
+ * Where the loop stands, handed to every {@link TrainingCallback}. Epochs and steps are 0-based;
+ * {@link #globalStep()} counts optimizer steps since the start of training (resumes included).
+ */
+public final class TrainingContext {
+    private final TrainableModel model;
+    private final Optimizer optimizer;
+    private final Device device;
+    private final int epochs;
+    private final int batchesPerEpoch;
+    int epoch;
+    int step;
+    long globalStep;
+
+    TrainingContext(TrainableModel model, Optimizer optimizer, Device device, int epochs, int batchesPerEpoch) {
+        this.model = model;
+        this.optimizer = optimizer;
+        this.device = device;
+        this.epochs = epochs;
+        this.batchesPerEpoch = batchesPerEpoch;
+    }
+
+    /** The model being trained. */
+    public TrainableModel model() {
+        return model;
+    }
+
+    /** The libtorch optimizer stepping it. */
+    public Optimizer optimizer() {
+        return optimizer;
+    }
+
+    /** Where the model and batches live. */
+    public Device device() {
+        return device;
+    }
+
+    /** Current epoch, 0-based. */
+    public int epoch() {
+        return epoch;
+    }
+
+    /** Total epochs of the run ({@code max_epoch}). */
+    public int epochs() {
+        return epochs;
+    }
+
+    /** Current step within the epoch, 0-based. */
+    public int step() {
+        return step;
+    }
+
+    /** Steps in one epoch ({@code iters_per_epoch}). */
+    public int batchesPerEpoch() {
+        return batchesPerEpoch;
+    }
+
+    /** Optimizer steps taken before the current one, over the whole run. */
+    public long globalStep() {
+        return globalStep;
+    }
+
+    /** Steps in the whole run. */
+    public long totalSteps() {
+        return (long) epochs * batchesPerEpoch;
+    }
+
+    /** Fraction of training done, in [0, 1): what warm-ups and schedules read. */
+    public double progress() {
+        return totalSteps() == 0 ? 0 : (double) globalStep / totalSteps();
+    }
+}

@@ -1,0 +1,83 @@
+package dev.dropkit.train;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+
+/** The per-epoch metrics of a run, and their CSV and JSON forms. */
+public final class TrainingHistory {
+    private final String name;
+    private final List<EpochMetrics> epochs = new ArrayList<>();
+
+    /** An empty history for the run called {@code name} (used as a label in files and plots). */
+    public TrainingHistory(String name) {
+        this.name = name;
+    }
+
+    /** The run's name. */
+    public String name() {
+        return name;
+    }
+
+    /** Appends one epoch. */
+    public void add(EpochMetrics metrics) {
+        epochs.add(metrics);
+    }
+
+    /** The epochs so far, oldest first. */
+    public List<EpochMetrics> epochs() {
+        return Collections.unmodifiableList(epochs);
+    }
+
+    /** The last epoch, or null before the first one ends. */
+    public EpochMetrics last() {
+        return epochs.isEmpty() ? null : epochs.get(epochs.size() - 1);
+    }
+
+    /** CSV with a header row, one row per epoch. */
+    public String toCsv() {
+        StringBuilder sb = new StringBuilder("epoch,train_loss,train_acc,test_loss,test_acc,seconds\n");
+        for (EpochMetrics m : epochs) {
+            sb.append(String.format(Locale.ROOT, "%d,%s,%s,%s,%s,%.3f%n", m.epoch(), num(m.trainLoss()),
+                    num(m.trainAccuracy()), num(m.testLoss()), num(m.testAccuracy()), m.seconds()));
+        }
+        return sb.toString();
+    }
+
+    /** JSON: {@code {"name": ..., "epochs": [{"epoch": 1, "train_loss": ...}, ...]}}. */
+    public String toJson() {
+        StringBuilder sb = new StringBuilder("{\n  \"name\": \"").append(escape(name)).append("\",\n  \"epochs\": [");
+        for (int i = 0; i < epochs.size(); i++) {
+            EpochMetrics m = epochs.get(i);
+            sb.append(i == 0 ? "\n" : ",\n").append(String.format(Locale.ROOT,
+                    "    {\"epoch\": %d, \"train_loss\": %s, \"train_acc\": %s, \"test_loss\": %s, \"test_acc\": %s,"
+                            + " \"seconds\": %.3f}",
+                    m.epoch(), jsonNum(m.trainLoss()), jsonNum(m.trainAccuracy()), jsonNum(m.testLoss()),
+                    jsonNum(m.testAccuracy()), m.seconds()));
+        }
+        return sb.append(epochs.isEmpty() ? "]\n}\n" : "\n  ]\n}\n").toString();
+    }
+
+    /** Writes {@code <prefix>.csv} and {@code <prefix>.json} into {@code dir}. */
+    public void write(Path dir, String prefix) throws IOException {
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve(prefix + ".csv"), toCsv());
+        Files.writeString(dir.resolve(prefix + ".json"), toJson());
+    }
+
+    private static String num(double v) {
+        return Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%.6f", v);
+    }
+
+    private static String jsonNum(double v) {
+        return Double.isFinite(v) ? String.format(Locale.ROOT, "%.6f", v) : "null";
+    }
+
+    private static String escape(String s) {
+        return s.replace("\\", "\\\\").replace("\"", "\\\"");
+    }
+}

@@ -1,0 +1,212 @@
+package dev.dropkit.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.dropkit.core.Devices;
+import dev.dropkit.core.Seeds;
+import dev.dropkit.data.TensorBatches;
+import dev.dropkit.dropout.Dropout;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.bytedeco.pytorch.LinearImpl;
+import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class TrainerTest {
+    static Tensor xTrain;
+    static Tensor yTrain;
+    static Tensor xTest;
+    static Tensor yTest;
+
+    /** Four Gaussian blobs in 8-D: learnable in a few steps, not trivially. */
+    @BeforeAll
+    static void data() {
+        Seeds.seed(7);
+        Tensor centers = torch.randn(4, 8).mul(new Scalar(2));
+        yTrain = torch.randint(4, new long[] {512});
+        xTrain = centers.index_select(0, yTrain).add(torch.randn(512, 8));
+        yTest = torch.randint(4, new long[] {256});
+        xTest = centers.index_select(0, yTest).add(torch.randn(256, 8));
+    }
+
+    static final class Net extends Module {
+        final LinearImpl fc1 = register_module("fc1", new LinearImpl(8, 32));
+        final Dropout drop = register_module("drop", new Dropout(0.3));
+        final LinearImpl fc2 = register_module("fc2", new LinearImpl(32, 4));
+
+        Tensor forward(Tensor x) {
+            return fc2.forward(drop.forward(torch.relu(fc1.forward(x))));
+        }
+    }
+
+    static Trainer trainer(Net net, int epochs, Optimizers.Factory opt, Path checkpoint) {
+        return Trainer.builder(TrainableModel.of(net, net::forward)).optimizer(opt).epochs(epochs).seed(11)
+                .device(Devices.cpu()).log(null).checkpoint(checkpoint).build();
+    }
+
+    static TensorBatches train() {
+        return new TensorBatches(xTrain, yTrain, 64, true, 3, Devices.cpu());
+    }
+
+    static TensorBatches test() {
+        return new TensorBatches(xTest, yTest, 100, false, 0, Devices.cpu());
+    }
+
+    @Test
+    void lossGoesDownAndAccuracyRises() {
+        Seeds.seed(1);
+        Net net = new Net();
+        TrainingHistory h = trainer(net, 4, Optimizers.sgd(0.1), null).fit(train(), test());
+        assertEquals(4, h.epochs().size());
+        EpochMetrics first = h.epochs().get(0);
+        EpochMetrics last = h.last();
+        assertTrue(last.trainLoss() < 0.7 * first.trainLoss(), first + " -> " + last);
+        assertTrue(last.testAccuracy() > 0.8, "test accuracy " + last.testAccuracy());
+    }
+
+    @Test
+    void aFixedSeedReproducesTheRunExactly() {
+        Seeds.seed(2);
+        TrainingHistory a = trainer(new Net(), 2, Optimizers.adam(0.01), null).fit(train(), test());
+        Seeds.seed(2);
+        TrainingHistory b = trainer(new Net(), 2, Optimizers.adam(0.01), null).fit(train(), test());
+        for (int i = 0; i < 2; i++) {
+            assertEquals(a.epochs().get(i).trainLoss(), b.epochs().get(i).trainLoss(), 0.0);
+            assertEquals(a.epochs().get(i).testLoss(), b.epochs().get(i).testLoss(), 0.0);
+        }
+    }
+
+    @Test
+    void resumingFromACheckpointEqualsTheUninterruptedRun(@TempDir Path dir) throws IOException {
+        for (Optimizers.Factory opt : List.of(Optimizers.sgd(0.05, 0.9), Optimizers.adam(0.01))) {
+            Seeds.seed(3);
+            Net full = new Net();
+            TrainingHistory uninterrupted = trainer(full, 3, opt, null).fit(train(), test());
+
+            Path ckpt = dir.resolve("run.ckpt");
+            Seeds.seed(3);
+            trainer(new Net(), 2, opt, ckpt).fit(train(), test());
+
+            Seeds.seed(999); // a different process state: resume must not depend on it
+            Net resumedNet = new Net();
+            Trainer resumed = trainer(resumedNet, 3, opt, null);
+            resumed.resume(ckpt);
+            assertEquals(2, resumed.history().epochs().size());
+            TrainingHistory h = resumed.fit(train(), test());
+
+            EpochMetrics want = uninterrupted.epochs().get(2);
+            EpochMetrics got = h.epochs().get(2);
+            assertEquals(want.trainLoss(), got.trainLoss(), 0.0, "epoch 3 train loss");
+            assertEquals(want.testLoss(), got.testLoss(), 0.0, "epoch 3 test loss");
+            assertEquals(want.testAccuracy(), got.testAccuracy(), 0.0);
+            assertEquals(uninterrupted.epochs().get(0).trainLoss(), h.epochs().get(0).trainLoss(), 0.0,
+                    "restored history");
+            assertTrue(full.fc1.weight().equal(resumedNet.fc1.weight()), "identical parameters");
+        }
+    }
+
+    @Test
+    void resumeRejectsAMissingFileAndAnotherSeed(@TempDir Path dir) throws IOException {
+        Trainer t = trainer(new Net(), 1, Optimizers.sgd(0.1), dir.resolve("a.ckpt"));
+        assertThrows(IOException.class, () -> t.resume(dir.resolve("missing.ckpt")));
+        t.fit(train(), null);
+        Trainer other = Trainer.builder(TrainableModel.of(new Net(), x -> x)).seed(12).log(null)
+                .device(Devices.cpu()).build();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> other.resume(dir.resolve("a.ckpt")));
+        assertTrue(e.getMessage().contains("seed 11"), e.getMessage());
+        Files.writeString(dir.resolve("junk.ckpt"), "not an archive");
+        assertThrows(java.io.UncheckedIOException.class, () -> t.resume(dir.resolve("junk.ckpt")));
+    }
+
+    @Test
+    void callbacksSeeEveryHookInOrderWithTheRightCounters() {
+        List<String> calls = new ArrayList<>();
+        TrainingCallback spy = new TrainingCallback() {
+            @Override
+            public void onTrainBegin(TrainingContext c) {
+                calls.add("train-begin " + c.totalSteps());
+            }
+
+            @Override
+            public void onEpochBegin(TrainingContext c) {
+                calls.add("epoch-begin " + c.epoch());
+            }
+
+            @Override
+            public void onBatchBegin(TrainingContext c) {
+                calls.add("batch " + c.epoch() + "." + c.step() + " g" + c.globalStep());
+            }
+
+            @Override
+            public void beforeOptimizerStep(TrainingContext c) {
+                assertTrue(c.model().parameters().get(0).grad().defined(), "gradients exist before the step");
+                calls.add("pre-step");
+            }
+
+            @Override
+            public void onEpochEnd(TrainingContext c, EpochMetrics m) {
+                calls.add("epoch-end " + m.epoch());
+            }
+
+            @Override
+            public void onTrainEnd(TrainingContext c, TrainingHistory h) {
+                calls.add("train-end " + h.epochs().size());
+            }
+        };
+        Net net = new Net();
+        Trainer.builder(TrainableModel.of(net, net::forward)).epochs(2).log(null).device(Devices.cpu()).callback(spy)
+                .build().fit(new TensorBatches(xTrain.narrow(0, 0, 20), yTrain.narrow(0, 0, 20), 10, false, 0,
+                        Devices.cpu()), null);
+        assertEquals(List.of("train-begin 4", "epoch-begin 0", "batch 0.0 g0", "pre-step", "batch 0.1 g1",
+                "pre-step", "epoch-end 1", "epoch-begin 1", "batch 1.0 g2", "pre-step", "batch 1.1 g3", "pre-step",
+                "epoch-end 2", "train-end 2"), calls);
+    }
+
+    @Test
+    void metricsGoToCsvJsonAndPng(@TempDir Path dir) throws IOException {
+        Net net = new Net();
+        TrainingHistory h = Trainer.builder(TrainableModel.of(net, net::forward)).epochs(2).name("tiny")
+                .log(null).device(Devices.cpu()).outputDir(dir).build().fit(train(), test());
+        List<String> csv = Files.readAllLines(dir.resolve("metrics-tiny.csv"));
+        assertEquals("epoch,train_loss,train_acc,test_loss,test_acc,seconds", csv.get(0));
+        assertEquals(3, csv.size());
+        assertTrue(csv.get(2).startsWith("2,"));
+        String json = Files.readString(dir.resolve("metrics-tiny.json"));
+        assertTrue(json.contains("\"name\": \"tiny\"") && json.contains("\"epoch\": 2"), json);
+        Path png = Plots.epochCurves(dir.resolve("acc.png"), "t", "test accuracy", List.of(h),
+                EpochMetrics::testAccuracy);
+        byte[] head = Files.readAllBytes(png);
+        assertTrue(head.length > 1000 && head[1] == 'P' && head[2] == 'N' && head[3] == 'G', "a PNG file");
+    }
+
+    @Test
+    void optionsAreValidated() {
+        Trainer.Builder b = Trainer.builder(TrainableModel.of(new Net(), x -> x));
+        assertThrows(IllegalArgumentException.class, () -> b.epochs(0));
+        assertThrows(IllegalArgumentException.class, () -> b.name("a b"));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Optimizers.sgd(-1));
+        assertTrue(e.getMessage().contains("-1"));
+        assertThrows(IllegalArgumentException.class, () -> Optimizers.sgd(Double.NaN));
+        assertThrows(IllegalArgumentException.class, () -> Optimizers.named("rmsprop", 0.1));
+    }
+
+    @Test
+    void aDivergingLossStopsWithAClearMessage() {
+        Net net = new Net();
+        Trainer t = Trainer.builder(TrainableModel.of(net, x -> net.forward(x).mul(new Scalar(Double.NaN))))
+                .epochs(1).log(null).device(Devices.cpu()).build();
+        IllegalStateException e = assertThrows(IllegalStateException.class, () -> t.fit(train(), null));
+        assertTrue(e.getMessage().contains("loss became NaN at epoch 1, step 1"), e.getMessage());
+    }
+}

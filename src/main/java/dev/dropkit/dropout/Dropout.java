@@ -1,6 +1,7 @@
 package dev.dropkit.dropout;
 
 import dev.dropkit.core.Checks;
+import org.bytedeco.pytorch.DropoutImpl;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Tensor;
 
@@ -9,12 +10,17 @@ import org.bytedeco.pytorch.Tensor;
  * {@code register_module("drop", new Dropout(0.2))} and call {@link #forward(Tensor)}. It follows the
  * module's training flag ({@code train()} / {@code eval()} on it or on any parent).
  *
+ * <p>It extends libtorch's {@link DropoutImpl} so that it fits wherever a model holds one (a field
+ * typed {@code DropoutImpl}), which is what lets surgery swap dropouts in place; Java callers get this
+ * class's {@code forward}. A native container such as {@code SequentialImpl} calls the C++ forward
+ * instead, so keep dropkit modules in Java fields or lists (see native-notes).
+ *
  * <pre>{@code
  * Dropout drop = new Dropout(0.5);                       // inverted, like nn.Dropout(0.5)
  * Dropout paper = new Dropout(0.2, DropoutMode.CLASSIC);  // scales at evaluation instead
  * }</pre>
  */
-public class Dropout extends Module {
+public class Dropout extends DropoutImpl {
     private final double p;
     private final DropoutMode mode;
 
@@ -29,8 +35,8 @@ public class Dropout extends Module {
      * @throws IllegalArgumentException if {@code p} is outside [0, 1] or not finite, or mode is null
      */
     public Dropout(double p, DropoutMode mode) {
-        super("Dropout");
-        this.p = Checks.probability("p", p);
+        super(Checks.probability("p", p));
+        this.p = p;
         this.mode = Checks.notNull("mode", mode);
     }
 
@@ -40,6 +46,7 @@ public class Dropout extends Module {
     }
 
     /** Applies dropout according to this module's training flag. */
+    @Override
     public Tensor forward(Tensor input) {
         return DropoutOps.dropout(input, p, mode, is_training());
     }

@@ -192,6 +192,15 @@ class DropoutTest {
         assertEquals(0.2, notebook.p(), 1e-12);
     }
 
+    @Test
+    void isADropoutImplSoItFitsFieldsOfThatTypeAndKeepsItsOwnForward() {
+        org.bytedeco.pytorch.DropoutImpl field = new Dropout(0.3, DropoutMode.CLASSIC);
+        field.eval();
+        Tensor x = torch.ones(4);
+        assertTrue(field.forward(x).equal(x.mul(new Scalar(0.7))), "the Java override runs, not C++ dropout");
+        assertTrue(field.name().getString().contains("DropoutImpl"));
+    }
+
     /** A Java model that holds a Dropout like any other child module. */
     static final class TinyNet extends Module {
         final LinearImpl fc;

@@ -50,7 +50,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * current rate is not zero, in parameter order, whether or not that parameter received a gradient.
  * Autograd's order of gradients therefore does not matter, and hooks and wrapper produce bit-identical
  * gradients for the same seed and a single backward pass. A hooks round ends when a parameter's
- * gradient arrives a second time or {@link #update} is called.
+ * gradient arrives a second time or {@link #update} is called; until each gradient arrives its mask is
+ * held, so hooks need up to one parameter-sized buffer more than the wrapper during backward.
  *
  * <p>Rate zero is the identity, bit for bit, and costs no random draw and no tensor work.
  */

@@ -49,14 +49,16 @@ public final class DropGradOps {
     }
 
     /**
-     * A boolean mask shaped like {@code like}, on its device, true (kept) with probability
-     * {@code 1 - rate}. Drawn as float32 uniforms whatever the gradient's dtype, so a seed gives the same
-     * mask for float, double and half gradients.
+     * A mask shaped like {@code like}, on its device and in its dtype: 1 (kept) with probability
+     * {@code 1 - rate}, else 0. Drawn as float32 uniforms whatever the gradient's dtype, so a seed gives the
+     * same mask for float, double and half gradients; compared in place, which on the CPU costs less than
+     * a boolean mask and its promotion in the multiply.
      */
     static Tensor keepMask(Tensor like, double rate) {
         Tensor uniform = torch.empty(Tensors.shape(like), Tensors.options(torch.ScalarType.Float, like.device()),
                 new MemoryFormatOptional());
-        return uniform.uniform_(0.0, 1.0, new GeneratorOptional()).ge(new Scalar(rate));
+        Tensor keep = uniform.uniform_(0.0, 1.0, new GeneratorOptional()).ge_(new Scalar(rate));
+        return keep.scalar_type().intern() == like.scalar_type().intern() ? keep : keep.to(like.scalar_type());
     }
 
     /** {@code grad * keep / (1 - rate)} as a new tensor: survivors are exactly {@code grad * (1 / (1 - rate))}. */

@@ -127,6 +127,10 @@ class DropGradOpsTest {
         Tensor d = DropGradOps.drop(g.to(torch.ScalarType.Double), 0.4);
         assertTrue(f.eq(new Scalar(0.0)).equal(d.eq(new Scalar(0.0))), "same elements dropped");
         assertEquals(torch.ScalarType.Double, d.scalar_type().intern()); // native enums need intern() (native-notes)
+        Seeds.seed(7);
+        Tensor h = DropGradOps.drop(g.to(torch.ScalarType.Half), 0.4);
+        assertEquals(torch.ScalarType.Half, h.scalar_type().intern(), "a half gradient stays half");
+        assertTrue(f.eq(new Scalar(0.0)).equal(h.eq(new Scalar(0.0))), "same elements dropped");
     }
 
     @Test

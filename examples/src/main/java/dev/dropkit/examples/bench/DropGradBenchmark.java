@@ -11,6 +11,8 @@ import dev.dropkit.dropgrad.DropGradOptimizer;
 import dev.dropkit.dropout.DropoutMode;
 import dev.dropkit.examples.models.Mlp;
 import dev.dropkit.train.Optimizers;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -64,6 +66,18 @@ public final class DropGradBenchmark implements Callable<Integer> {
 
     @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
     String device = "auto";
+
+    @Option(names = "--threads", description = "libtorch intra-op threads; 0 keeps libtorch's default"
+            + " (default: ${DEFAULT-VALUE}). One thread gives steadier CPU timings on a shared machine.")
+    int threads = 0;
+
+    @Option(names = "--clock", description = "wall, or cpu: the benchmark thread's CPU time, which machine"
+            + " contention does not inflate; needs --threads 1, so that libtorch computes on that thread"
+            + " (default: ${DEFAULT-VALUE}).")
+    String clock = "wall";
+
+    private final ThreadMXBean cpuClock = ManagementFactory.getThreadMXBean();
+    private boolean cpuTime;
 
     /** Runs the benchmark from a plain {@code java} command line. */
     public static void main(String[] args) {
@@ -122,10 +136,26 @@ public final class DropGradBenchmark implements Callable<Integer> {
     @Override
     public Integer call() {
         Device dev = Devices.parse(device);
+        if (threads < 0) {
+            throw new IllegalArgumentException("threads must not be negative, got " + threads);
+        }
+        if (threads > 0) {
+            torch.set_num_threads(threads);
+        }
+        cpuTime = switch (clock.trim().toLowerCase(Locale.ROOT)) {
+            case "wall" -> false;
+            case "cpu" -> true;
+            default -> throw new IllegalArgumentException("clock must be 'wall' or 'cpu', got '" + clock + "'");
+        };
+        if (cpuTime && (dev.is_cuda() || torch.get_num_threads() != 1)) {
+            throw new IllegalArgumentException("--clock cpu measures the calling thread only: it needs --threads 1"
+                    + " and the CPU device");
+        }
         System.out.println(TorchInfo.describe().replace("\n", "; ") + "; device " + Devices.describe(dev));
         System.out.printf(Locale.ROOT, "one training step (forward, cross-entropy, backward, %s step), batch %d;"
-                + " %d steps per timing, median of %d reps after %d warm-up; ratio = median of paired per-rep"
-                + " ratios (DropGrad / none)%n", optimizer, batch, steps, reps, warmup);
+                + " %s time, %d steps per timing, median of %d reps after %d warm-up; ratio = median of paired"
+                + " per-rep ratios (DropGrad / none)%n", optimizer, batch, cpuTime ? "thread CPU" : "wall", steps,
+                reps, warmup);
         System.out.printf(Locale.ROOT, "%-5s %9s %6s %10s %10s %7s %12s %7s%n",
                 "model", "params", "rate", "none ms", "hooks ms", "ratio", "wrapper ms", "ratio");
         for (String model : models) {
@@ -171,12 +201,16 @@ public final class DropGradBenchmark implements Callable<Integer> {
 
     private double time(Runnable variant, Device dev) {
         sync(dev);
-        long t0 = System.nanoTime();
+        long t0 = now();
         for (int s = 0; s < steps; s++) {
             NativeMemory.run(variant);
         }
         sync(dev);
-        return (System.nanoTime() - t0) / 1e6 / steps;
+        return (now() - t0) / 1e6 / steps;
+    }
+
+    private long now() {
+        return cpuTime ? cpuClock.getCurrentThreadCpuTime() : System.nanoTime();
     }
 
     private static void step(Trained t, Tensor x, Tensor y, Runnable optimizerStep) {

@@ -226,6 +226,11 @@ public final class DropGrad {
         return out;
     }
 
+    /** Whether parameter {@code index}'s current rate is zero (its hook then leaves the gradient alone). */
+    boolean rateIsZero(int index) {
+        return rates[index] == 0.0;
+    }
+
     /**
      * The hooks' work for parameter {@code index}: the dropped gradient as a new tensor, or null to leave
      * the gradient unchanged (rate zero).

@@ -103,6 +103,9 @@ public final class DropGradHooks implements AutoCloseable {
         @Override
         public TensorBase call(TensorBase grad) {
             try {
+                if (owner.rateIsZero(index)) {
+                    return handle.unchanged; // rate zero: no scope, no tensor, no draw
+                }
                 Tensor out;
                 try (PointerScope ignored = new PointerScope()) {
                     out = owner.hookGradient(index, grad);
@@ -123,6 +126,10 @@ public final class DropGradHooks implements AutoCloseable {
             } catch (Throwable t) {
                 handle.failure = t;
                 throw new IllegalStateException("DropGrad hook for parameter '" + name + "' failed: " + t, t);
+            } finally {
+                // JavaCPP's copy of the argument would otherwise hold the gradient until the caller's scope
+                // closes, and AccumulateGrad copies a gradient that someone else still references.
+                grad.deallocate();
             }
         }
 

@@ -151,7 +151,9 @@ public final class DropGradBenchmark implements Callable<Integer> {
             throw new IllegalArgumentException("--clock cpu measures the calling thread only: it needs --threads 1"
                     + " and the CPU device");
         }
-        System.out.println(TorchInfo.describe().replace("\n", "; ") + "; device " + Devices.describe(dev));
+        System.out.println(TorchInfo.describe().replace("\n", "; ") + "; device " + Devices.describe(dev)
+                + "; OPENBLAS_NUM_THREADS=" + System.getenv("OPENBLAS_NUM_THREADS")
+                + " (unset on a busy machine, OpenBLAS's own threads can slow matmuls 20x: native-notes)");
         System.out.printf(Locale.ROOT, "one training step (forward, cross-entropy, backward, %s step), batch %d;"
                 + " %s time, %d steps per timing, median of %d reps after %d warm-up; ratio = median of paired"
                 + " per-rep ratios (DropGrad / none)%n", optimizer, batch, cpuTime ? "thread CPU" : "wall", steps,

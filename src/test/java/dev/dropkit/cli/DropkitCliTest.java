@@ -23,8 +23,8 @@ class DropkitCliTest {
     }
 
     @Test
-    void demoPrintsVersionDeviceAndBothModes() {
-        String out = capture(() -> assertEquals(0, DropkitCli.run("demo", "--device", "cpu")));
+    void smokePrintsVersionDeviceAndBothModes() {
+        String out = capture(() -> assertEquals(0, DropkitCli.run("smoke", "--device", "cpu")));
         assertTrue(out.contains("libtorch 2.10.0"), out);
         assertTrue(out.contains("device:  cpu"), out);
         assertTrue(out.contains("Dropout(p=0.5, mode=inverted)"), out);
@@ -36,6 +36,24 @@ class DropkitCliTest {
         String out = capture(() -> assertEquals(0,
                 DropkitCli.run("bench", "dropout", "--sizes", "1", "--reps", "1", "--warmup", "0", "--device", "cpu")));
         assertTrue(out.matches("(?s).*\\n\\s+1M\\s+[0-9.]+\\s+[0-9.]+\\s+[0-9.]+.*"), out);
+    }
+
+    @Test
+    void theNotebookDemoRunsEndToEndAndWritesItsFiles(@org.junit.jupiter.api.io.TempDir java.nio.file.Path out)
+            throws java.io.IOException {
+        java.nio.file.Path subset = java.nio.file.Path.of("examples", "data", "fashion-mnist-subset");
+        String log = capture(() -> assertEquals(0, DropkitCli.run("demo", "--epochs", "1", "-H", "32",
+                "--train-limit", "300", "--test-limit", "200", "--batch-size", "100", "--device", "cpu",
+                "--progress", "none", "--data-dir", subset.toString(), "--out", out.toString())));
+        assertTrue(log.contains("DATA: "), log);
+        assertTrue(log.contains("300 training / 200 test images"), log);
+        assertTrue(log.matches("(?s).*epoch 1:\\ttest/acc=0\\.\\d{3}\\ttest/loss=\\d+\\.\\d{3}\\ttrain/acc=.*"), log);
+        assertTrue(log.contains("final (epoch 1): dropout test/acc="), log);
+        for (String f : new String[] {"metrics-dropout.csv", "metrics-dropout.json", "metrics-no-dropout.csv",
+                "metrics-no-dropout.json", "test-accuracy.png"}) {
+            assertTrue(java.nio.file.Files.size(out.resolve(f)) > 0, f);
+        }
+        assertEquals(2, java.nio.file.Files.readAllLines(out.resolve("metrics-dropout.csv")).size());
     }
 
     @Test

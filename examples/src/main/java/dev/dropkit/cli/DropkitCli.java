@@ -2,6 +2,8 @@ package dev.dropkit.cli;
 
 import dev.dropkit.examples.SmokeDemo;
 import dev.dropkit.examples.bench.DropoutBenchmark;
+import dev.dropkit.examples.data.MakeSubset;
+import dev.dropkit.examples.notebook.DropoutNotebookDemo;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -11,7 +13,8 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "dropkit", mixinStandardHelpOptions = true, version = "dropkit 0.1.0",
         description = "The dropout family of regularizers for libtorch on the JVM.",
-        subcommands = {SmokeDemo.class, InfoCommand.class, DropkitCli.Bench.class, CommandLine.HelpCommand.class})
+        subcommands = {DropoutNotebookDemo.class, SmokeDemo.class, InfoCommand.class, DropkitCli.Data.class,
+            DropkitCli.Bench.class, CommandLine.HelpCommand.class})
 public final class DropkitCli {
 
     /** Benchmarks that print ratios against a native baseline measured in the same run. */
@@ -19,6 +22,11 @@ public final class DropkitCli {
             description = "Benchmarks against libtorch baselines measured in the same run.",
             subcommands = {DropoutBenchmark.class})
     static final class Bench {}
+
+    /** Data preparation. */
+    @Command(name = "data", mixinStandardHelpOptions = true, description = "Data preparation.",
+            subcommands = {MakeSubset.class})
+    static final class Data {}
 
     private DropkitCli() {}
 
@@ -29,7 +37,7 @@ public final class DropkitCli {
 
     /** Runs the CLI and returns its exit status (for tests). */
     public static int run(String... args) {
-        CommandLine cli = new CommandLine(new DropkitCli());
+        CommandLine cli = new CommandLine(new DropkitCli()).setCaseInsensitiveEnumValuesAllowed(true);
         if (args.length == 0) {
             cli.usage(System.out);
             return 0;

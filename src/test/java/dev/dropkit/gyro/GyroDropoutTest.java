@@ -345,6 +345,17 @@ class GyroDropoutTest {
             assertTrue(uninterrupted.masks().equal(resumed.masks()));
             assertArrayEquals(uninterrupted.activeSet(), resumed.activeSet());
             assertEquals(uninterrupted.step(), resumed.step());
+
+            // Loading into a module that already trained replaces its masks, schedule and step too.
+            GyroDropout rewound = module(options, dev);
+            for (int s = 0; s < 5; s++) {
+                rewound.forward(positive(dev, 7, 5, 2));
+            }
+            load(rewound, file, dev);
+            assertEquals(k, rewound.step());
+            for (int s = k; s < inputs.size(); s++) {
+                assertTrue(want.get(s - k).equal(rewound.forward(inputs.get(s))), selection.id() + ": rewound step " + s);
+            }
         }
     }
 

@@ -5,6 +5,9 @@ import dev.dropkit.core.Devices;
 import dev.dropkit.core.Modules;
 import dev.dropkit.core.Tensors;
 import dev.dropkit.dropout.Dropout;
+import dev.dropkit.surgery.ModuleSlot;
+import dev.dropkit.surgery.ModuleSurgery;
+import dev.dropkit.surgery.SurgeryReport;
 import java.lang.ref.WeakReference;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -13,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.DropoutImpl;
 import org.bytedeco.pytorch.GeneratorOptional;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Module;
@@ -132,6 +136,52 @@ public class GyroDropout extends Dropout {
         }
         java.lang.ref.Reference.reachabilityFence(root);
         return out;
+    }
+
+    /**
+     * Model surgery: replaces every dropout in a Java module tree (libtorch's {@code DropoutImpl} and
+     * dropkit's {@link Dropout}, in fields, lists or arrays) by a GyroDropout with {@code options}, in place
+     * and under the same names, like Composer's {@code apply_gyro_dropout}. Dropouts that are already
+     * GyroDropout are left alone, so applying twice changes nothing the second time.
+     *
+     * @return what was replaced; zero replacements carry a warning, and dropouts only a native container
+     *     holds (which would keep calling the C++ forward) are reported, not replaced
+     */
+    public static SurgeryReport apply(Module model, GyroDropoutOptions options) {
+        return apply(model, options, false);
+    }
+
+    /**
+     * Like {@link #apply(Module, GyroDropoutOptions)}; with {@code keepEachP} every replacement keeps the
+     * drop probability of the dropout it replaces instead of {@code options.p()} (Composer ignores it).
+     *
+     * @throws IllegalArgumentException if a kept {@code p} is 1, which Gyro Dropout cannot train
+     */
+    public static SurgeryReport apply(Module model, GyroDropoutOptions options, boolean keepEachP) {
+        Checks.notNull("model", model);
+        Checks.notNull("options", options);
+        return ModuleSurgery.replace(model, "dropout -> gyro dropout", GyroDropout::isPlainDropout, slot -> {
+            if (!keepEachP) {
+                return new GyroDropout(options);
+            }
+            double p = ((DropoutImpl) slot.module()).options().p().get();
+            if (slot.module() instanceof Dropout d) {
+                p = d.p();
+            }
+            if (p >= 1.0) {
+                throw new IllegalArgumentException(slot.path() + " has p = " + p
+                        + ", which Gyro Dropout cannot keep (p must be < 1)");
+            }
+            return new GyroDropout(options.toBuilder().p(p).build());
+        });
+    }
+
+    private static boolean isPlainDropout(ModuleSlot slot) {
+        if (slot.module() instanceof GyroDropout) {
+            return false;
+        }
+        return slot.module() instanceof DropoutImpl || (!slot.javaHeld() && slot.nativeType().equals(
+                "torch::nn::DropoutImpl"));
     }
 
     private static GyroDropout lookup(long address) {

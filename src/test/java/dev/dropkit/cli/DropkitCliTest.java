@@ -44,8 +44,10 @@ class DropkitCliTest {
         java.nio.file.Path subset = java.nio.file.Path.of("examples", "data", "fashion-mnist-subset");
         String log = capture(() -> assertEquals(0, DropkitCli.run("demo", "--epochs", "1", "-H", "32",
                 "--train-limit", "300", "--test-limit", "200", "--batch-size", "100", "--device", "cpu",
-                "--progress", "none", "--data-dir", subset.toString(), "--out", out.toString())));
+                "--progress", "none", "--data-dir", subset.toString(), "--out", out.toString(), "--gyro", "3,2")));
         assertTrue(log.contains("DATA: "), log);
+        assertTrue(log.contains("dropout -> gyro dropout: 3 change(s)"), log);
+        assertTrue(log.contains("gyro dropout test/acc="), log);
         assertTrue(log.contains("300 training / 200 test images"), log);
         assertTrue(log.matches("(?s).*epoch 1:\\ttest/acc=0\\.\\d{3}\\ttest/loss=\\d+\\.\\d{3}\\ttrain/acc=.*"), log);
         assertTrue(log.contains("final (epoch 1): dropout test/acc="), log);
@@ -54,6 +56,18 @@ class DropkitCliTest {
             assertTrue(java.nio.file.Files.size(out.resolve(f)) > 0, f);
         }
         assertEquals(2, java.nio.file.Files.readAllLines(out.resolve("metrics-dropout.csv")).size());
+    }
+
+    @Test
+    void theGyroExampleComparesBothMethods(@org.junit.jupiter.api.io.TempDir java.nio.file.Path out) {
+        String log = capture(() -> assertEquals(0, DropkitCli.run("gyro", "--epochs", "1", "--hidden", "16",
+                "--seeds", "1,2", "--sigma", "4", "--tau", "2", "--train-limit", "256", "--test-limit", "100",
+                "--batch-size", "32", "--device", "cpu", "--progress", "none", "--data-dir",
+                java.nio.file.Path.of("examples", "data", "fashion-mnist-subset").toString(), "--out", out.toString())));
+        assertTrue(log.matches("(?s).*\\ndropout\\s+0\\.\\d{4} ± 0\\.\\d{4}.*"), log);
+        assertTrue(log.matches("(?s).*\\ngyro dropout\\s+0\\.\\d{4} ± 0\\.\\d{4}.*"), log);
+        assertTrue(java.nio.file.Files.exists(out.resolve("test-accuracy.png")));
+        assertTrue(java.nio.file.Files.exists(out.resolve("metrics-gyro-seed2.csv")));
     }
 
     @Test

@@ -2,6 +2,8 @@ package dev.dropkit.cli;
 
 import dev.dropkit.examples.SmokeDemo;
 import dev.dropkit.examples.bench.DropoutBenchmark;
+import dev.dropkit.examples.bench.GyroDropoutBenchmark;
+import dev.dropkit.examples.gyro.GyroDropoutExample;
 import dev.dropkit.examples.data.MakeSubset;
 import dev.dropkit.examples.notebook.DropoutNotebookDemo;
 import picocli.CommandLine;
@@ -13,14 +15,14 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "dropkit", mixinStandardHelpOptions = true, version = "dropkit 0.1.0",
         description = "The dropout family of regularizers for libtorch on the JVM.",
-        subcommands = {DropoutNotebookDemo.class, SmokeDemo.class, InfoCommand.class, DropkitCli.Data.class,
+        subcommands = {DropoutNotebookDemo.class, GyroDropoutExample.class, SmokeDemo.class, InfoCommand.class, DropkitCli.Data.class,
             DropkitCli.Bench.class, CommandLine.HelpCommand.class})
 public final class DropkitCli {
 
     /** Benchmarks that print ratios against a native baseline measured in the same run. */
     @Command(name = "bench", mixinStandardHelpOptions = true,
             description = "Benchmarks against libtorch baselines measured in the same run.",
-            subcommands = {DropoutBenchmark.class})
+            subcommands = {DropoutBenchmark.class, GyroDropoutBenchmark.class})
     static final class Bench {}
 
     /** Data preparation. */

@@ -4,12 +4,15 @@ import dev.dropkit.core.Devices;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.TorchInfo;
 import dev.dropkit.data.Batches;
-import dev.dropkit.data.DataLocator;
 import dev.dropkit.data.DataSource;
 import dev.dropkit.data.IdxDataset;
 import dev.dropkit.data.Normalization;
 import dev.dropkit.data.Split;
+import dev.dropkit.examples.ExampleData;
 import dev.dropkit.examples.models.Mlp;
+import dev.dropkit.gyro.GyroDropout;
+import dev.dropkit.gyro.GyroDropoutCallback;
+import dev.dropkit.gyro.GyroDropoutOptions;
 import dev.dropkit.train.EpochMetrics;
 import dev.dropkit.train.Optimizers;
 import dev.dropkit.train.Plots;
@@ -69,12 +72,17 @@ public final class DropoutNotebookDemo implements Callable<Integer> {
     @Option(names = "--progress", description = "auto, bar, plain or none (default: ${DEFAULT-VALUE}).")
     Progress.Mode progress = Progress.Mode.AUTO;
 
+    @Option(names = "--gyro", arity = "0..1", fallbackValue = "256,16", paramLabel = "SIGMA,TAU",
+            description = "Also train a third run whose dropouts are swapped for Gyro Dropout by surgery, each"
+                    + " keeping its p (SIGMA,TAU default 256,16; needs at least SIGMA steps in all).")
+    String gyro;
+
     @Override
     public Integer call() throws Exception {
         Device dev = Devices.parse(device);
         System.out.println(TorchInfo.describe());
         System.out.println("device:  " + Devices.describe(dev));
-        DataSource source = dataDir != null ? DataLocator.at(dataDir) : DataLocator.fashionMnist(bundledSubset());
+        DataSource source = ExampleData.locate(dataDir);
         System.out.println();
         System.out.println("DATA: " + source.description());
         System.out.println();
@@ -87,16 +95,23 @@ public final class DropoutNotebookDemo implements Callable<Integer> {
                     .device(dev).normalization(Normalization.UNIT).flatten(true).limit(testLimit).build();
             System.out.printf(Locale.ROOT, "%d training / %d test images, batch %d, SGD lr %s, %d epochs, H = %d%n",
                     trainBatches.samples(), testBatches.samples(), batchSize, lr, epochs, hidden);
-            for (boolean withDropout : new boolean[] {true, false}) {
-                String name = withDropout ? "dropout" : "no-dropout";
-                Seeds.seed(seed); // both runs start from the same initial weights
-                Mlp net = Mlp.notebook(hidden, withDropout);
+            List<String> names = new ArrayList<>(List.of("dropout", "no-dropout"));
+            if (gyro != null) {
+                names.add("gyro");
+            }
+            for (String name : names) {
+                Seeds.seed(seed); // every run starts from the same initial weights
+                Mlp net = Mlp.notebook(hidden, !name.equals("no-dropout"));
+                Trainer.Builder builder = Trainer.builder(TrainableModel.of(net, net::forward)).name(name)
+                        .optimizer(Optimizers.sgd(lr)).epochs(epochs).seed(seed).device(dev).progress(progress)
+                        .outputDir(out);
+                if (name.equals("gyro")) {
+                    System.out.print("\n" + GyroDropout.apply(net, gyroOptions(), true));
+                    builder.callback(GyroDropoutCallback.forModel(net));
+                }
                 System.out.println();
                 System.out.println("== " + name + ": " + net);
-                Trainer trainer = Trainer.builder(TrainableModel.of(net, net::forward)).name(name)
-                        .optimizer(Optimizers.sgd(lr)).epochs(epochs).seed(seed).device(dev).progress(progress)
-                        .outputDir(out).build();
-                runs.add(trainer.fit(trainBatches, testBatches));
+                runs.add(builder.build().fit(trainBatches, testBatches));
             }
         }
         System.out.println();
@@ -107,6 +122,10 @@ public final class DropoutNotebookDemo implements Callable<Integer> {
                         + " | difference %+.3f%n",
                 d.epoch(), d.testAccuracy(), d.testLoss(), n.testAccuracy(), n.testLoss(),
                 d.testAccuracy() - n.testAccuracy());
+        if (gyro != null) {
+            EpochMetrics g = runs.get(2).last();
+            System.out.printf(Locale.ROOT, "gyro dropout test/acc=%.3f test/loss=%.3f%n", g.testAccuracy(), g.testLoss());
+        }
         Path png = Plots.epochCurves(out.resolve("test-accuracy.png"),
                 "Fashion-MNIST MLP (H=" + hidden + "): test accuracy", "test accuracy", runs,
                 EpochMetrics::testAccuracy);
@@ -115,10 +134,17 @@ public final class DropoutNotebookDemo implements Callable<Integer> {
         return 0;
     }
 
-    /** examples/data/fashion-mnist-subset under the project root ({@code dropkit.home}, else the working directory). */
-    static Path bundledSubset() {
-        String home = System.getProperty("dropkit.home", ".");
-        return Path.of(home, "examples", "data", "fashion-mnist-subset");
+    private GyroDropoutOptions gyroOptions() {
+        String[] parts = gyro.split(",");
+        if (parts.length != 2) {
+            throw new IllegalArgumentException("--gyro takes SIGMA,TAU (e.g. 256,16), got '" + gyro + "'");
+        }
+        try {
+            return GyroDropoutOptions.builder().sigma(Integer.parseInt(parts[0].trim()))
+                    .tau(Integer.parseInt(parts[1].trim())).build();
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--gyro takes two integers SIGMA,TAU, got '" + gyro + "'");
+        }
     }
 
     /** Runs the demo alone. */

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.dropkit.dropout.Dropout;
@@ -19,7 +20,10 @@ import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.SequentialImpl;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorBase;
 import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.TensorTensorHook;
+import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.Test;
@@ -89,6 +93,61 @@ class JavaCppPitfallsTest {
             Thread.sleep(50);
         }
         assertTrue(all.get("seq.d").name().getString().contains("DropoutImpl"));
+    }
+
+    @Test
+    void tensorsReadFromAContainerAreViewsIntoIt() {
+        TensorVector v = new TensorVector();
+        v.push_back(torch.ones(2));
+        assertEquals(v.get(0).address(), v.get(0).address(), "each get(0) points at the container's element");
+        Tensor own = new Tensor(v.get(0));
+        assertNotEquals(v.get(0).address(), own.address(), "a copy is a handle of its own");
+        assertTrue(own.is_same(v.get(0)), "sharing the same tensor");
+    }
+
+    @Test
+    void tensorHooksReplaceKeepOrFailTheGradientAndTheirResultIsCopied() {
+        Tensor w = torch.ones(4).requires_grad_(true);
+        long[] resultData = new long[1];
+        TensorTensorHook twice = new TensorTensorHook() {
+            @Override
+            public TensorBase call(TensorBase grad) {
+                Tensor out = new Tensor(grad).mul(new Scalar(2.0)); // must outlive call: libtorch copies after
+                resultData[0] = out.data_ptr().address();
+                return out;
+            }
+        };
+        int id = w.register_hook(twice);
+        w.mul(new Scalar(3.0)).sum().backward();
+        assertEquals(6.0, Tensors.toFloatArray(w.grad())[0]);
+        assertNotEquals(resultData[0], w.grad().data_ptr().address(), "AccumulateGrad copied the result");
+        w.remove_hook(id);
+
+        TensorBase undefined = new TensorBase();
+        TensorTensorHook keep = new TensorTensorHook() {
+            @Override
+            public TensorBase call(TensorBase grad) {
+                return undefined;
+            }
+        };
+        id = w.register_hook(keep);
+        w.mutable_grad().reset();
+        w.mul(new Scalar(3.0)).sum().backward();
+        assertEquals(3.0, Tensors.toFloatArray(w.grad())[0], "an undefined result leaves the gradient as is");
+        w.remove_hook(id);
+
+        TensorTensorHook fail = new TensorTensorHook() {
+            @Override
+            public TensorBase call(TensorBase grad) {
+                throw new IllegalStateException("boom");
+            }
+        };
+        w.register_hook(fail);
+        RuntimeException e = assertThrows(RuntimeException.class, () -> w.mul(new Scalar(3.0)).sum().backward());
+        assertTrue(e.getMessage().contains("java.lang.IllegalStateException: boom"), e.getMessage());
+        java.lang.ref.Reference.reachabilityFence(twice); // libtorch holds the hooks: so must Java
+        java.lang.ref.Reference.reachabilityFence(keep);
+        java.lang.ref.Reference.reachabilityFence(fail);
     }
 
     @Test

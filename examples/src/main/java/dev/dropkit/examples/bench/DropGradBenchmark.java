@@ -1,0 +1,242 @@
+package dev.dropkit.examples.bench;
+
+import dev.dropkit.core.Devices;
+import dev.dropkit.core.NativeMemory;
+import dev.dropkit.core.Seeds;
+import dev.dropkit.core.Tensors;
+import dev.dropkit.core.TorchInfo;
+import dev.dropkit.dropgrad.DropGrad;
+import dev.dropkit.dropgrad.DropGradHooks;
+import dev.dropkit.dropgrad.DropGradOptimizer;
+import dev.dropkit.dropout.DropoutMode;
+import dev.dropkit.examples.models.Mlp;
+import dev.dropkit.train.Optimizers;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.function.UnaryOperator;
+import org.bytedeco.javacpp.LongPointer;
+import org.bytedeco.pytorch.Conv2dImpl;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.LinearImpl;
+import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.Optimizer;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch_cuda;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * What DropGrad adds to a training step (forward, cross-entropy, backward, optimizer step), through
+ * gradient hooks and through the optimizer wrapper, as a ratio to the same step without it. The three
+ * variants run interleaved in one process on synthetic data; each ratio is the median of per-repetition
+ * ratios, so drift in machine load cancels.
+ */
+@Command(name = "dropgrad", mixinStandardHelpOptions = true,
+        description = "Per-step overhead of DropGrad (hooks and optimizer wrapper) against the same step without it,"
+                + " as a ratio measured in one run.")
+public final class DropGradBenchmark implements Callable<Integer> {
+    @Option(names = "--models", split = ",", description = "mlp, conv or both (default: ${DEFAULT-VALUE}).")
+    String[] models = {"mlp", "conv"};
+
+    @Option(names = "--rates", split = ",", description = "Drop rates to measure (default: ${DEFAULT-VALUE}).")
+    double[] rates = {0.1, 0.0};
+
+    @Option(names = "--batch", description = "Samples per step (default: ${DEFAULT-VALUE}).")
+    int batch = 128;
+
+    @Option(names = "--hidden", description = "MLP hidden width (default: ${DEFAULT-VALUE}).")
+    int hidden = 256;
+
+    @Option(names = "--optimizer", description = "sgd or adam (default: ${DEFAULT-VALUE}).")
+    String optimizer = "sgd";
+
+    @Option(names = "--steps", description = "Training steps per timing (default: ${DEFAULT-VALUE}).")
+    int steps = 5;
+
+    @Option(names = "--reps", description = "Timed repetitions per variant (default: ${DEFAULT-VALUE}).")
+    int reps = 15;
+
+    @Option(names = "--warmup", description = "Untimed repetitions first (default: ${DEFAULT-VALUE}).")
+    int warmup = 3;
+
+    @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
+    String device = "auto";
+
+    @Option(names = "--threads", description = "libtorch intra-op threads; 0 keeps libtorch's default"
+            + " (default: ${DEFAULT-VALUE}). One thread gives steadier CPU timings on a shared machine.")
+    int threads = 0;
+
+    @Option(names = "--clock", description = "wall, or cpu: the benchmark thread's CPU time, which machine"
+            + " contention does not inflate; needs --threads 1, so that libtorch computes on that thread"
+            + " (default: ${DEFAULT-VALUE}).")
+    String clock = "wall";
+
+    private final ThreadMXBean cpuClock = ManagementFactory.getThreadMXBean();
+    private boolean cpuTime;
+
+    /** Runs the benchmark from a plain {@code java} command line. */
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new DropGradBenchmark()).execute(args));
+    }
+
+    /** A small convolutional net for 28x28 images: two 3x3 convolutions with max-pooling, then a linear layer. */
+    static final class SmallConv extends Module {
+        final Conv2dImpl conv1;
+        final Conv2dImpl conv2;
+        final LinearImpl fc;
+
+        SmallConv() {
+            super("SmallConv");
+            conv1 = register_module("conv1", new Conv2dImpl(1, 16, new LongPointer(3L, 3L)));
+            conv2 = register_module("conv2", new Conv2dImpl(16, 32, new LongPointer(3L, 3L)));
+            fc = register_module("fc", new LinearImpl(32 * 5 * 5, 10));
+        }
+
+        Tensor forward(Tensor x) {
+            Tensor h = pool(torch.relu(conv1.forward(x.view(-1, 1, 28, 28))));
+            h = pool(torch.relu(conv2.forward(h)));
+            return fc.forward(h.flatten(1, -1));
+        }
+
+        private static Tensor pool(Tensor x) {
+            return torch.max_pool2d(x, new long[] {2, 2}, new long[] {2, 2}, new long[] {0, 0}, new long[] {1, 1}, false);
+        }
+    }
+
+    /** A model, its forward function and its optimizer. */
+    private record Trained(Module module, UnaryOperator<Tensor> forward, Optimizer optimizer) {}
+
+    private Trained build(String model, Device dev, long seed) {
+        Seeds.seed(seed);
+        Module module;
+        UnaryOperator<Tensor> forward;
+        switch (model) {
+            case "mlp" -> {
+                Mlp mlp = new Mlp(784, hidden, 2, 10, null, DropoutMode.INVERTED);
+                module = mlp;
+                forward = mlp::forward;
+            }
+            case "conv" -> {
+                SmallConv conv = new SmallConv();
+                module = conv;
+                forward = conv::forward;
+            }
+            default -> throw new IllegalArgumentException("model must be 'mlp' or 'conv', got '" + model + "'");
+        }
+        module.to(dev, false);
+        double lr = optimizer.equalsIgnoreCase("adam") ? 1e-4 : 1e-3;
+        return new Trained(module, forward, Optimizers.named(optimizer, lr).create(module.parameters()));
+    }
+
+    @Override
+    public Integer call() {
+        Device dev = Devices.parse(device);
+        if (threads < 0) {
+            throw new IllegalArgumentException("threads must not be negative, got " + threads);
+        }
+        if (threads > 0) {
+            torch.set_num_threads(threads);
+        }
+        cpuTime = switch (clock.trim().toLowerCase(Locale.ROOT)) {
+            case "wall" -> false;
+            case "cpu" -> true;
+            default -> throw new IllegalArgumentException("clock must be 'wall' or 'cpu', got '" + clock + "'");
+        };
+        if (cpuTime && (dev.is_cuda() || torch.get_num_threads() != 1)) {
+            throw new IllegalArgumentException("--clock cpu measures the calling thread only: it needs --threads 1"
+                    + " and the CPU device");
+        }
+        System.out.println(TorchInfo.describe().replace("\n", "; ") + "; device " + Devices.describe(dev));
+        System.out.printf(Locale.ROOT, "one training step (forward, cross-entropy, backward, %s step), batch %d;"
+                + " %s time, %d steps per timing, median of %d reps after %d warm-up; ratio = median of paired"
+                + " per-rep ratios (DropGrad / none)%n", optimizer, batch, cpuTime ? "thread CPU" : "wall", steps,
+                reps, warmup);
+        System.out.printf(Locale.ROOT, "%-5s %9s %6s %10s %10s %7s %12s %7s%n",
+                "model", "params", "rate", "none ms", "hooks ms", "ratio", "wrapper ms", "ratio");
+        for (String model : models) {
+            for (double rate : rates) {
+                NativeMemory.run(() -> measure(model, rate, dev));
+            }
+        }
+        return 0;
+    }
+
+    private void measure(String model, double rate, Device dev) {
+        Trained plain = build(model, dev, 1);
+        Trained hooked = build(model, dev, 1);
+        DropGradOptimizer wrapper = DropGrad.builder().rate(rate).build(plain.module()).wrap(plain.optimizer());
+        Tensor x = torch.randn(new long[] {batch, 784}, Tensors.options(torch.ScalarType.Float, dev));
+        Tensor y = torch.randint(10, new long[] {batch}).to(dev, torch.ScalarType.Long);
+        Runnable[] variants = {
+            () -> step(plain, x, y, plain.optimizer()::step),
+            () -> step(hooked, x, y, hooked.optimizer()::step),
+            () -> step(plain, x, y, wrapper::step),
+        };
+        double[][] times = new double[variants.length][reps];
+        try (DropGradHooks hooks = DropGrad.builder().rate(rate).build(hooked.module()).attach()) {
+            for (int r = -warmup; r < reps; r++) {
+                for (int k = 0; k < variants.length; k++) {
+                    int which = Math.floorMod(k + r, variants.length); // rotate who goes first
+                    double ms = time(variants[which], dev);
+                    if (r >= 0) {
+                        times[which][r] = ms;
+                    }
+                }
+            }
+        }
+        long params = 0;
+        var p = plain.module().parameters();
+        for (long i = 0; i < p.size(); i++) {
+            params += p.get(i).numel();
+        }
+        System.out.printf(Locale.ROOT, "%-5s %9d %6.2f %10.3f %10.3f %7.3f %12.3f %7.3f%n", model, params, rate,
+                median(times[0]), median(times[1]), pairedRatio(times[1], times[0]), median(times[2]),
+                pairedRatio(times[2], times[0]));
+    }
+
+    private double time(Runnable variant, Device dev) {
+        sync(dev);
+        long t0 = now();
+        for (int s = 0; s < steps; s++) {
+            NativeMemory.run(variant);
+        }
+        sync(dev);
+        return (now() - t0) / 1e6 / steps;
+    }
+
+    private long now() {
+        return cpuTime ? cpuClock.getCurrentThreadCpuTime() : System.nanoTime();
+    }
+
+    private static void step(Trained t, Tensor x, Tensor y, Runnable optimizerStep) {
+        t.optimizer().zero_grad();
+        torch.cross_entropy(t.forward().apply(x), y).backward();
+        optimizerStep.run();
+    }
+
+    private static void sync(Device dev) {
+        if (dev.is_cuda()) {
+            torch_cuda.device_synchronize();
+        }
+    }
+
+    /** Median of the per-repetition ratios: each pair ran back to back, so slow drift cancels. */
+    private static double pairedRatio(double[] ours, double[] base) {
+        double[] r = new double[ours.length];
+        for (int i = 0; i < r.length; i++) {
+            r[i] = ours[i] / base[i];
+        }
+        return median(r);
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+}

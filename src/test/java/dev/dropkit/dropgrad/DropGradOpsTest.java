@@ -1,0 +1,166 @@
+package dev.dropkit.dropgrad;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.dropkit.core.Devices;
+import dev.dropkit.core.Seeds;
+import dev.dropkit.core.Tensors;
+import dev.dropkit.testing.TestDevices;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.ScalarTypeOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class DropGradOpsTest {
+    static final long N = 1L << 21; // 2,097,152 elements
+    PointerScope scope;
+
+    @BeforeEach
+    void open() {
+        scope = new PointerScope();
+    }
+
+    @AfterEach
+    void close() {
+        scope.close();
+    }
+
+    /** A stand-in gradient in [1, 2): never zero, so a zero after DropGrad means exactly "dropped". */
+    static Tensor gradient(Device dev, long... shape) {
+        return torch.rand(shape, Tensors.options(torch.ScalarType.Float, dev)).add_(new Scalar(1.0));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.dropkit.testing.TestDevices#names")
+    void droppedFractionIsWithinFiveSigmaOfTheRate(String name) {
+        Device dev = TestDevices.device(name);
+        for (double rate : new double[] {0.01, 0.1, 0.5, 0.9}) {
+            Seeds.seed(1);
+            Tensor out = DropGradOps.drop(gradient(dev, N), rate);
+            double fraction = (double) Tensors.countZeros(out) / N;
+            assertEquals(rate, fraction, 5 * TestDevices.bernoulliSigma(rate, N), "rate " + rate);
+            assertEquals(Devices.describe(dev), Devices.describe(out.device()), "stays on the gradient's device");
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.dropkit.testing.TestDevices#names")
+    void survivorsAreTheGradientTimesExactlyOneOverOneMinusRate(String name) {
+        Device dev = TestDevices.device(name);
+        double rate = 0.3;
+        Tensor g = gradient(dev, 1 << 16);
+        Seeds.seed(2);
+        Tensor out = DropGradOps.drop(g, rate);
+        Tensor kept = out.ne(new Scalar(0.0));
+        Tensor expected = g.mul(new Scalar(1.0 / (1.0 - rate)));
+        assertTrue(out.masked_select(kept).equal(expected.masked_select(kept)), "survivors: g * (1/(1-p)), bit for bit");
+        assertTrue(g.ge(new Scalar(1.0)).all().item_bool(), "the input gradient is untouched");
+    }
+
+    @Test
+    void theAverageOfManyMaskedGradientsApproachesTheGradientAsTheSampleSizePredicts() {
+        // Each masked element is g/(1-p) with probability 1-p, else 0: mean g, sd g*sqrt(p/(1-p)).
+        // The mean of K independent masks therefore misses g by g*sqrt(p/((1-p)K)) (one sigma): the
+        // standardized errors must have mean square 1 (within 5 sigma of its own sampling error, sqrt(2/n)),
+        // and no single one may pass 6 sigma.
+        double p = 0.2;
+        int n = 4096;
+        Seeds.seed(3);
+        Tensor g = gradient(Devices.cpu(), n);
+        for (int k : new int[] {16, 256}) {
+            Tensor many = DropGradOps.drop(g.unsqueeze(0).expand(new long[] {k, n}).contiguous(), p);
+            Tensor mean = many.mean(new long[] {0}, false, new ScalarTypeOptional());
+            Tensor z = mean.sub(g).div(g.mul(new Scalar(Math.sqrt(p / ((1 - p) * k)))));
+            double meanSquare = z.square().mean().item_double();
+            assertEquals(1.0, meanSquare, 5 * Math.sqrt(2.0 / n), "K=" + k);
+            assertTrue(z.abs().max().item_double() < 6, "K=" + k + " max |z| " + z.abs().max().item_double());
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.dropkit.testing.TestDevices#names")
+    void inPlaceGivesTheSameBitsAndWritesIntoTheGradient(String name) {
+        Device dev = TestDevices.device(name);
+        Tensor g = gradient(dev, 10_000);
+        Seeds.seed(4);
+        Tensor out = DropGradOps.drop(g, 0.25);
+        Tensor copy = g.clone();
+        Seeds.seed(4);
+        Tensor same = DropGradOps.dropInPlace(copy, 0.25);
+        assertSame(copy, same);
+        assertTrue(out.equal(copy));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.dropkit.testing.TestDevices#names")
+    void aFixedSeedFixesTheMask(String name) {
+        Device dev = TestDevices.device(name);
+        Tensor g = gradient(dev, 100_000);
+        Seeds.seed(5);
+        Tensor a = DropGradOps.drop(g, 0.5);
+        Seeds.seed(5);
+        Tensor b = DropGradOps.drop(g, 0.5);
+        Seeds.seed(6);
+        Tensor c = DropGradOps.drop(g, 0.5);
+        assertTrue(a.equal(b));
+        assertFalse(a.equal(c));
+    }
+
+    @Test
+    void theMaskDoesNotDependOnTheGradientsDtype() {
+        Tensor g = gradient(Devices.cpu(), 10_000);
+        Seeds.seed(7);
+        Tensor f = DropGradOps.drop(g, 0.4);
+        Seeds.seed(7);
+        Tensor d = DropGradOps.drop(g.to(torch.ScalarType.Double), 0.4);
+        assertTrue(f.eq(new Scalar(0.0)).equal(d.eq(new Scalar(0.0))), "same elements dropped");
+        assertEquals(torch.ScalarType.Double, d.scalar_type().intern()); // native enums need intern() (native-notes)
+        Seeds.seed(7);
+        Tensor h = DropGradOps.drop(g.to(torch.ScalarType.Half), 0.4);
+        assertEquals(torch.ScalarType.Half, h.scalar_type().intern(), "a half gradient stays half");
+        assertTrue(f.eq(new Scalar(0.0)).equal(h.eq(new Scalar(0.0))), "same elements dropped");
+    }
+
+    @Test
+    void rateZeroReturnsTheGradientItselfWithoutADraw() {
+        Tensor g = gradient(Devices.cpu(), 1000);
+        Seeds.seed(8);
+        assertSame(g, DropGradOps.drop(g, 0.0));
+        assertSame(g, DropGradOps.dropInPlace(g, 0.0));
+        double next = torch.rand(1).item_double();
+        Seeds.seed(8);
+        assertEquals(torch.rand(1).item_double(), next, "libtorch's generator was not touched");
+    }
+
+    @Test
+    void nonFiniteGradientsStayNonFinite() {
+        Tensor g = torch.full(new long[] {1000}, new Scalar(Float.POSITIVE_INFINITY), Tensors.options(
+                torch.ScalarType.Float, Devices.cpu()));
+        Seeds.seed(9);
+        Tensor out = DropGradOps.drop(g, 0.5);
+        assertEquals(0, out.isfinite().sum().item_long(), "inf survives as inf, a dropped inf becomes NaN");
+    }
+
+    @ParameterizedTest
+    @ValueSource(doubles = {-0.1, 1.0, 1.5, Double.NaN, Double.POSITIVE_INFINITY})
+    void badRatesAreRejectedWithTheirValue(double rate) {
+        Tensor g = torch.ones(3);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> DropGradOps.drop(g, rate));
+        assertEquals("rate must be in [0, 1), got " + rate, e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> DropGradOps.dropInPlace(g, rate));
+        assertThrows(IllegalArgumentException.class, () -> DropGradOps.drop(null, 0.1));
+    }
+
+}

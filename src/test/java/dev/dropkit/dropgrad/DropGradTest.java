@@ -1,0 +1,612 @@
+package dev.dropkit.dropgrad;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.dropkit.core.Devices;
+import dev.dropkit.core.Seeds;
+import dev.dropkit.core.Tensors;
+import dev.dropkit.data.TensorBatches;
+import dev.dropkit.schedule.Schedule;
+import dev.dropkit.testing.TestDevices;
+import dev.dropkit.train.EpochMetrics;
+import dev.dropkit.train.Optimizers;
+import dev.dropkit.train.TrainableModel;
+import dev.dropkit.train.Trainer;
+import dev.dropkit.train.TrainingCallback;
+import dev.dropkit.train.TrainingContext;
+import dev.dropkit.train.TrainingHistory;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Adam;
+import org.bytedeco.pytorch.AdamOptions;
+import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.EmbeddingImpl;
+import org.bytedeco.pytorch.EmbeddingOptions;
+import org.bytedeco.pytorch.IValue;
+import org.bytedeco.pytorch.InputArchive;
+import org.bytedeco.pytorch.LinearImpl;
+import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.Optimizer;
+import org.bytedeco.pytorch.OutputArchive;
+import org.bytedeco.pytorch.SGD;
+import org.bytedeco.pytorch.SGDOptions;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.StepLR;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class DropGradTest {
+    PointerScope scope;
+
+    @BeforeEach
+    void open() {
+        scope = new PointerScope();
+    }
+
+    @AfterEach
+    void close() {
+        scope.close();
+    }
+
+    /**
+     * Two linear layers with tanh (no ReLU, so no gradient element is exactly zero: a zero after DropGrad
+     * means "dropped") and a parameter of its own, {@code scale}, that is neither a weight nor a bias.
+     */
+    static final class Net extends Module {
+        final LinearImpl fc1;
+        final LinearImpl fc2;
+        final Tensor scale;
+
+        Net(int in, int hidden, int out) {
+            super("Net");
+            fc1 = register_module("fc1", new LinearImpl(in, hidden));
+            fc2 = register_module("fc2", new LinearImpl(hidden, out));
+            scale = register_parameter("scale", torch.rand(out).add_(new Scalar(0.5)));
+        }
+
+        Tensor forward(Tensor x) {
+            return fc2.forward(torch.tanh(fc1.forward(x))).mul(scale);
+        }
+
+        void backward(Tensor x, Tensor y) {
+            torch.cross_entropy(forward(x), y).backward();
+        }
+
+        void zeroGrad() {
+            var params = parameters();
+            for (long i = 0; i < params.size(); i++) {
+                params.get(i).mutable_grad().reset();
+            }
+        }
+    }
+
+    static Net net(Device dev, long seed) {
+        Seeds.seed(seed);
+        Net net = new Net(32, 256, 10);
+        net.to(dev, false);
+        return net;
+    }
+
+    static Tensor inputs(Device dev, int batch, int features) {
+        return torch.randn(new long[] {batch, features}, Tensors.options(torch.ScalarType.Float, dev));
+    }
+
+    static Tensor targets(Device dev, int batch, int classes) {
+        return torch.randint(classes, new long[] {batch}).to(dev, torch.ScalarType.Long);
+    }
+
+    /** A copy of every parameter's gradient, by name. */
+    static Map<String, Tensor> grads(Module m) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        var named = m.named_parameters(true);
+        for (long i = 0; i < named.size(); i++) {
+            Tensor g = named.get(i).value().grad();
+            out.put(named.get(i).key().getString(), g.defined() ? g.clone() : new Tensor());
+        }
+        return out;
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.dropkit.testing.TestDevices#names")
+    void hookedSurvivorsAreTheUnhookedGradientOfTheSameBatchTimesExactlyOneOverOneMinusRate(String name) {
+        Device dev = TestDevices.device(name);
+        Net net = net(dev, 1);
+        Tensor x = inputs(dev, 16, 32);
+        Tensor y = targets(dev, 16, 10);
+        net.backward(x, y);
+        Map<String, Tensor> raw = grads(net);
+        net.zeroGrad();
+        double rate = 0.3;
+        DropGrad dropGrad = DropGrad.builder().rate(rate).build(net);
+        long elements = 0;
+        long dropped = 0;
+        try (DropGradHooks hooks = dropGrad.attach()) {
+            assertEquals(5, hooks.size());
+            net.backward(x, y);
+        }
+        Map<String, Tensor> hooked = grads(net);
+        for (String p : raw.keySet()) {
+            Tensor r = raw.get(p);
+            Tensor h = hooked.get(p);
+            assertEquals(0, Tensors.countZeros(r), p + ": the raw gradient has no zeros");
+            Tensor kept = h.ne(new Scalar(0.0));
+            assertTrue(h.masked_select(kept).equal(r.mul(new Scalar(1.0 / (1.0 - rate))).masked_select(kept)),
+                    p + ": survivors are exactly raw * 1/(1-p)");
+            elements += r.numel();
+            dropped += Tensors.countZeros(h);
+        }
+        assertEquals(rate, (double) dropped / elements, 5 * TestDevices.bernoulliSigma(rate, elements));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.dropkit.testing.TestDevices#names")
+    void hooksAndWrapperGiveIdenticalGradientsForTheSameSeed(String name) {
+        Device dev = TestDevices.device(name);
+        Net net = net(dev, 2);
+        Tensor x = inputs(dev, 16, 32);
+        Tensor y = targets(dev, 16, 10);
+        DropGrad dropGrad = DropGrad.builder().rate(0.2).rate("fc2.*", 0.6).build(net);
+
+        Seeds.seed(77);
+        try (DropGradHooks hooks = dropGrad.attach()) {
+            net.backward(x, y);
+        }
+        Map<String, Tensor> viaHooks = grads(net);
+        net.zeroGrad();
+
+        SGD sgd = new SGD(net.parameters(), new SGDOptions(0.0));
+        Seeds.seed(77);
+        net.backward(x, y);
+        dropGrad.wrap(sgd).step(); // lr 0: masks the gradients, moves nothing
+        Map<String, Tensor> viaWrapper = grads(net);
+        for (String p : viaHooks.keySet()) {
+            assertTrue(viaHooks.get(p).equal(viaWrapper.get(p)), p + ": hooks and wrapper agree bit for bit");
+        }
+        assertTrue(Tensors.countZeros(viaHooks.get("fc2.weight")) > 0);
+    }
+
+    @Test
+    void theOriginalsExampleWeightsAtOneTenthBiasesAtOneHundredthOthersUntouched() {
+        Device dev = Devices.cpu();
+        Seeds.seed(3);
+        Net net = new Net(64, 2048, 16);
+        Tensor x = inputs(dev, 8, 64);
+        Tensor y = targets(dev, 8, 16);
+        net.backward(x, y);
+        Map<String, Tensor> raw = grads(net);
+        net.zeroGrad();
+
+        DropGrad byPattern = DropGrad.builder().rate("*.weight", 0.1).rate("*.bias", 0.01).build(net);
+        Map<Tensor, Double> dictionary = new LinkedHashMap<>(); // the original's {param: rate} form
+        dictionary.put(net.fc1.weight(), 0.1);
+        dictionary.put(net.fc2.weight(), 0.1);
+        dictionary.put(net.fc1.bias(), 0.01);
+        dictionary.put(net.fc2.bias(), 0.01);
+        DropGrad byTensor = DropGrad.builder().rates(dictionary).build(net);
+        Map<String, Double> expected = Map.of("fc1.weight", 0.1, "fc1.bias", 0.01, "fc2.weight", 0.1, "fc2.bias", 0.01);
+        assertEquals(expected, byPattern.rates());
+        assertEquals(expected, byTensor.rates());
+        assertEquals(List.of("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"), byPattern.parameterNames());
+
+        long[] weight = new long[2]; // {elements, dropped}
+        long[] bias = new long[2];
+        int passes = 10; // 20,640 bias and 1.6M weight elements in all
+        try (DropGradHooks hooks = byPattern.attach()) {
+            assertEquals(4, hooks.size(), "no hook on the parameter without a rate");
+            for (int pass = 0; pass < passes; pass++) {
+                try (PointerScope step = new PointerScope()) {
+                    net.backward(x, y);
+                    Map<String, Tensor> g = grads(net);
+                    assertTrue(g.get("scale").equal(raw.get("scale")), "unlisted: bit-exact");
+                    for (String p : List.of("fc1.weight", "fc2.weight", "fc1.bias", "fc2.bias")) {
+                        long[] tally = p.endsWith("weight") ? weight : bias;
+                        tally[0] += g.get(p).numel();
+                        tally[1] += Tensors.countZeros(g.get(p));
+                    }
+                    net.zeroGrad();
+                }
+            }
+        }
+        assertEquals(0.1, (double) weight[1] / weight[0], 5 * TestDevices.bernoulliSigma(0.1, weight[0]));
+        assertEquals(0.01, (double) bias[1] / bias[0], 5 * TestDevices.bernoulliSigma(0.01, bias[0]));
+    }
+
+    @Test
+    void laterRulesWinAndExcludeLeavesParametersAlone() {
+        Net net = net(Devices.cpu(), 4);
+        DropGrad d = DropGrad.builder().rate(0.2).rate("fc*", 0.3).rate("*.bias", 0.05).exclude("fc2.bias")
+                .rate(net.fc1.weight(), 0.4).build(net);
+        assertEquals(Map.of("fc1.weight", 0.4, "fc1.bias", 0.05, "fc2.weight", 0.3, "scale", 0.2), d.rates());
+        assertEquals(0.05, d.rate("fc1.bias"));
+        assertMessage(() -> d.rate("fc2.bias"), "DropGrad has no rate for parameter 'fc2.bias'");
+    }
+
+    @Test
+    void hooksMaskEveryMicroBatchOfAnAccumulatedGradientIndependently() {
+        Device dev = Devices.cpu();
+        Net net = net(dev, 5);
+        Tensor x = inputs(dev, 16, 32);
+        Tensor y = targets(dev, 16, 10);
+        net.backward(x, y);
+        Tensor raw = net.fc1.weight().grad().clone();
+        net.zeroGrad();
+        double p = 0.5;
+        try (DropGradHooks hooks = DropGrad.builder().rate(p).build(net).attach()) {
+            net.backward(x, y); // two micro-batches, one accumulated gradient
+            net.backward(x, y);
+        }
+        Tensor g = net.fc1.weight().grad();
+        Tensor once = raw.mul(new Scalar(1.0 / (1.0 - p)));
+        Tensor twice = once.add(once);
+        long n = g.numel();
+        long none = Tensors.countZeros(g);
+        long one = g.eq(once).sum().item_long();
+        long two = g.eq(twice).sum().item_long();
+        assertEquals(n, none + one + two, "every element is 0, once or twice the scaled gradient");
+        assertEquals(0.25, (double) none / n, 5 * TestDevices.bernoulliSigma(0.25, n));
+        assertEquals(0.5, (double) one / n, 5 * TestDevices.bernoulliSigma(0.5, n));
+        assertEquals(0.25, (double) two / n, 5 * TestDevices.bernoulliSigma(0.25, n));
+    }
+
+    @Test
+    void closingRemovesEveryHookAndIsIdempotent() {
+        Device dev = Devices.cpu();
+        Net net = net(dev, 6);
+        Tensor x = inputs(dev, 8, 32);
+        Tensor y = targets(dev, 8, 10);
+        net.backward(x, y);
+        Map<String, Tensor> raw = grads(net);
+        net.zeroGrad();
+        DropGradHooks hooks = DropGrad.builder().rate(0.5).build(net).attach();
+        assertTrue(hooks.isOpen());
+        hooks.close();
+        hooks.close();
+        assertFalse(hooks.isOpen());
+        net.backward(x, y);
+        Map<String, Tensor> after = grads(net);
+        raw.forEach((p, g) -> assertTrue(g.equal(after.get(p)), p));
+    }
+
+    @Test
+    void hooksSurviveGarbageCollectionAndAClosedScope() throws InterruptedException {
+        Device dev = Devices.cpu();
+        Net net = net(dev, 7);
+        Tensor x = inputs(dev, 8, 32);
+        Tensor y = targets(dev, 8, 10);
+        DropGradHooks hooks;
+        try (PointerScope attachScope = new PointerScope()) {
+            hooks = DropGrad.builder().rate(0.5).build(net).attach(); // DropGrad itself becomes garbage
+        }
+        for (int i = 0; i < 3; i++) {
+            System.gc();
+            Thread.sleep(20);
+        }
+        net.backward(x, y); // a freed callback would crash the JVM here
+        assertTrue(Tensors.countZeros(net.fc1.weight().grad()) > 0);
+        hooks.close();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.dropkit.testing.TestDevices#names")
+    void rateZeroIsTheIdentityBitForBitAndDrawsNothing(String name) {
+        Device dev = TestDevices.device(name);
+        Net net = net(dev, 8);
+        Tensor x = inputs(dev, 8, 32);
+        Tensor y = targets(dev, 8, 10);
+        net.backward(x, y);
+        Map<String, Tensor> raw = grads(net);
+        net.zeroGrad();
+        DropGrad zero = DropGrad.builder().rate(Schedule.linearWarmup(0.0, 0.5, 100)).build(net); // 0 at step 0
+
+        Seeds.seed(9);
+        try (DropGradHooks hooks = zero.attach()) {
+            net.backward(x, y);
+        }
+        double next = torch.rand(1).item_double();
+        Map<String, Tensor> viaHooks = grads(net);
+        net.zeroGrad();
+        Seeds.seed(9);
+        net.backward(x, y);
+        zero.apply();
+        assertEquals(next, torch.rand(1).item_double(), "no random draw");
+        Seeds.seed(9);
+        assertEquals(next, torch.rand(1).item_double(), "no random draw in hooks either");
+        Map<String, Tensor> viaApply = grads(net);
+        raw.forEach((p, g) -> {
+            assertTrue(g.equal(viaHooks.get(p)), "hooks " + p);
+            assertTrue(g.equal(viaApply.get(p)), "apply " + p);
+        });
+    }
+
+    /** One parameter's Adam state, read back from a saved optimizer (libtorch exposes no getter). */
+    record AdamSlot(long step, Tensor expAvg, Tensor expAvgSq) {}
+
+    static AdamSlot adamState(Optimizer adam, Tensor param, Path file) {
+        OutputArchive out = new OutputArchive();
+        adam.save(out);
+        out.save_to(file.toString());
+        InputArchive in = new InputArchive();
+        in.load_from(file.toString());
+        InputArchive state = new InputArchive();
+        in.read("state", state);
+        InputArchive slot = new InputArchive();
+        if (!state.try_read(Long.toString(param.unsafeGetTensorImpl().address()), slot)) {
+            return null;
+        }
+        IValue step = new IValue();
+        slot.read("step", step);
+        Tensor m = new Tensor();
+        Tensor v = new Tensor();
+        slot.read("exp_avg", m);
+        slot.read("exp_avg_sq", v);
+        return new AdamSlot(step.toInt(), m, v);
+    }
+
+    @Test
+    void fullUpdateDropLeavesDroppedParametersAndTheirAdamMomentsBitExactlyUnchanged(@TempDir Path tmp) {
+        Device dev = Devices.cpu();
+        Net net = net(dev, 10);
+        Adam adam = new Adam(net.parameters(), new AdamOptions(0.01));
+        DropGrad dropGrad = DropGrad.builder().rate(0.5).mode(DropGradMode.FULL_UPDATE).build(net);
+        DropGradOptimizer opt = dropGrad.wrap(adam);
+        Path file = tmp.resolve("adam.pt");
+        List<Tensor> params = dropGrad.parameters();
+        long[] steps = new long[params.size()];
+        int drops = 0;
+        int decisions = 0;
+        for (int t = 0; t < 12; t++) {
+            try (PointerScope step = new PointerScope()) {
+                List<Tensor> before = new ArrayList<>();
+                List<AdamSlot> stateBefore = new ArrayList<>();
+                for (Tensor p : params) {
+                    before.add(p.detach().clone());
+                    stateBefore.add(adamState(adam, p, file));
+                }
+                opt.zero_grad();
+                net.backward(inputs(dev, 8, 32), targets(dev, 8, 10));
+                opt.step();
+                for (int i = 0; i < params.size(); i++) {
+                    AdamSlot now = adamState(adam, params.get(i), file);
+                    AdamSlot was = stateBefore.get(i);
+                    boolean dropped = now == null || now.step() == steps[i];
+                    decisions++;
+                    if (dropped) {
+                        drops++;
+                        assertTrue(params.get(i).equal(before.get(i)), "dropped parameter unchanged, step " + t);
+                        if (was != null) {
+                            assertEquals(was.step(), now.step());
+                            assertTrue(was.expAvg().equal(now.expAvg()), "first moment unchanged");
+                            assertTrue(was.expAvgSq().equal(now.expAvgSq()), "second moment unchanged");
+                        }
+                    } else {
+                        assertEquals(steps[i] + 1, now.step());
+                        assertFalse(params.get(i).equal(before.get(i)), "kept parameter moved, step " + t);
+                        steps[i] = now.step();
+                    }
+                }
+            }
+        }
+        assertEquals(0.5, (double) drops / decisions, 5 * TestDevices.bernoulliSigma(0.5, decisions));
+    }
+
+    @Test
+    void fullUpdateScalesKeptGradientsAndUndefinesDroppedOnes() {
+        Device dev = Devices.cpu();
+        Net net = net(dev, 11);
+        Tensor x = inputs(dev, 8, 32);
+        Tensor y = targets(dev, 8, 10);
+        net.backward(x, y);
+        Map<String, Tensor> raw = grads(net);
+        double rate = 0.4;
+        DropGrad dropGrad = DropGrad.builder().rate(rate).mode(DropGradMode.FULL_UPDATE).build(net);
+        int dropped = 0;
+        for (int trial = 0; trial < 10; trial++) {
+            net.zeroGrad();
+            net.backward(x, y);
+            dropGrad.apply();
+            Map<String, Tensor> g = grads(net);
+            for (String p : raw.keySet()) {
+                if (!g.get(p).defined()) {
+                    dropped++;
+                } else {
+                    assertTrue(g.get(p).equal(raw.get(p).mul(new Scalar(1.0 / (1.0 - rate)))), p);
+                }
+            }
+        }
+        assertTrue(dropped > 0 && dropped < 50, "dropped " + dropped + " of 50");
+    }
+
+    @Test
+    void theWrapperWorksBesideALearningRateScheduleOnTheInnerOptimizer() {
+        Device dev = Devices.cpu();
+        Net net = net(dev, 12);
+        Adam adam = new Adam(net.parameters(), new AdamOptions(0.1));
+        StepLR schedule = new StepLR(adam, 1, 0.5);
+        DropGradOptimizer opt = DropGradOptimizer.wrap(adam, 0.3);
+        assertEquals(5, opt.dropGrad().parameterNames().size());
+        for (int epoch = 0; epoch < 3; epoch++) {
+            opt.zero_grad();
+            assertFalse(net.fc1.weight().grad().defined(), "zero_grad passes through (to undefined)");
+            net.backward(inputs(dev, 8, 32), targets(dev, 8, 10));
+            opt.step();
+            assertTrue(Tensors.countZeros(net.fc1.weight().grad()) > 0, "step dropped gradient elements");
+            schedule.step(); // libtorch's StepLR, unlike PyTorch's, changes nothing on its first call
+            assertEquals(0.1 * Math.pow(0.5, epoch), adam.param_groups().get(0).options().get_lr(), 1e-15);
+        }
+        assertTrue(opt.inner() == adam);
+    }
+
+    @Test
+    void theWrapperRejectsParametersItsOptimizerDoesNotOptimize() {
+        Net net = net(Devices.cpu(), 13);
+        SGD onlyFc1 = new SGD(net.fc1.parameters(), new SGDOptions(0.1));
+        DropGrad dropGrad = DropGrad.builder().rate(0.1).build(net);
+        assertMessage(() -> new DropGradOptimizer(onlyFc1, dropGrad),
+                "parameter 'scale' has a drop rate but is not optimized by the wrapped optimizer");
+    }
+
+    @Test
+    void anExceptionInAHookAbortsBackwardWithoutCrashingTheJvm() {
+        final class Bag extends Module {
+            final EmbeddingImpl emb;
+
+            Bag() {
+                EmbeddingOptions options = new EmbeddingOptions(100, 8);
+                options.sparse().put(true);
+                emb = register_module("emb", new EmbeddingImpl(options));
+            }
+        }
+        Bag bag = new Bag();
+        Tensor ids = torch.randint(100, new long[] {20});
+        try (DropGradHooks hooks = DropGrad.builder().rate(0.1).build(bag).attach()) {
+            RuntimeException e = assertThrows(RuntimeException.class, () -> bag.emb.forward(ids).sum().backward());
+            assertTrue(e.getMessage().contains("DropGrad hook for parameter 'emb.weight' failed"), e.getMessage());
+            assertTrue(e.getMessage().contains("sparse"), e.getMessage());
+            assertTrue(hooks.failure() instanceof IllegalArgumentException);
+        }
+        Net net = net(Devices.cpu(), 14);
+        net.backward(inputs(Devices.cpu(), 4, 32), targets(Devices.cpu(), 4, 10)); // the JVM carries on
+        assertNotNull(net.fc1.weight().grad());
+    }
+
+    /** Four Gaussian blobs in 32-D, as the trainer's tests use. */
+    static TensorBatches blobs(int n, long seed) {
+        Seeds.seed(seed);
+        Tensor centers = torch.randn(10, 32).mul(new Scalar(2));
+        Tensor y = torch.randint(10, new long[] {n});
+        Tensor x = centers.index_select(0, y).add(torch.randn(n, 32));
+        return new TensorBatches(x, y, 32, true, seed, Devices.cpu());
+    }
+
+    static Trainer trainer(Net net, DropGradCallback callback, TrainingCallback recorder) {
+        return Trainer.builder(TrainableModel.of(net, net::forward)).optimizer(Optimizers.sgd(0.05)).epochs(2)
+                .seed(21).device(Devices.cpu()).log(null).callback(callback).callback(recorder).build();
+    }
+
+    @Test
+    void theCallbackUpdatesScheduledRatesEveryStepAndRemovesItsHooksAtTheEnd() {
+        Schedule warmup = Schedule.linearWarmup(0.0, 0.2, 10);
+        Net net = net(Devices.cpu(), 15);
+        DropGrad dropGrad = DropGrad.builder().rate(warmup).rate("*.bias", 0.01).build(net);
+        DropGradCallback callback = DropGradCallback.hooks(dropGrad);
+        List<double[]> seen = new ArrayList<>();
+        TrainingCallback recorder = new TrainingCallback() {
+            @Override
+            public void beforeOptimizerStep(TrainingContext c) {
+                seen.add(new double[] {c.globalStep(), dropGrad.rate("fc1.weight"), dropGrad.rate("fc1.bias"),
+                        Tensors.countZeros(net.fc1.weight().grad())});
+            }
+        };
+        TensorBatches data = blobs(256, 16);
+        TrainingHistory h = trainer(net, callback, recorder).fit(data, null);
+        assertEquals(2, h.epochs().size());
+        assertEquals(2L * data.batchesPerEpoch(), seen.size());
+        for (double[] s : seen) {
+            assertEquals(warmup.valueAt((long) s[0], 0, 0), s[1], "scheduled rate at step " + (long) s[0]);
+            assertEquals(0.01, s[2]);
+            assertEquals(s[0] == 0, s[3] == 0, "gradients are masked from step 1 on, step " + (long) s[0]);
+        }
+        Tensor x = inputs(Devices.cpu(), 8, 32);
+        Tensor y = targets(Devices.cpu(), 8, 10);
+        net.zeroGrad();
+        net.backward(x, y);
+        Tensor first = net.fc1.weight().grad().clone();
+        net.zeroGrad();
+        net.backward(x, y);
+        assertEquals(0, Tensors.countZeros(first), "no hook left after training");
+        assertTrue(first.equal(net.fc1.weight().grad()));
+    }
+
+    @Test
+    void theMaskingCallbackRunsFullUpdateDropInTheTrainerReproducibly() {
+        List<TrainingHistory> runs = new ArrayList<>();
+        for (int run = 0; run < 2; run++) {
+            Net net = net(Devices.cpu(), 17);
+            DropGrad dropGrad = DropGrad.builder().rate(Schedule.cosine(0.3, 0.0)).mode(DropGradMode.FULL_UPDATE)
+                    .build(net);
+            runs.add(trainer(net, DropGradCallback.masking(dropGrad), new TrainingCallback() {}).fit(blobs(256, 18),
+                    blobs(128, 19)));
+        }
+        List<EpochMetrics> a = runs.get(0).epochs();
+        List<EpochMetrics> b = runs.get(1).epochs();
+        for (int i = 0; i < a.size(); i++) {
+            assertEquals(a.get(i).trainLoss(), b.get(i).trainLoss(), "same seed, same run");
+            assertEquals(a.get(i).testAccuracy(), b.get(i).testAccuracy());
+        }
+        assertTrue(a.get(1).trainLoss() < a.get(0).trainLoss(), "it still learns");
+    }
+
+    @Test
+    void fullUpdateModeRefusesHooks() {
+        Net net = net(Devices.cpu(), 20);
+        DropGrad full = DropGrad.builder().rate(0.1).mode(DropGradMode.FULL_UPDATE).build(net);
+        assertMessage(full::attach, "full-update cannot run in gradient hooks");
+        assertMessage(() -> DropGradCallback.hooks(full), "full-update cannot run in gradient hooks");
+        assertEquals(DropGradMode.FULL_UPDATE, DropGradMode.parse(" Full-Update "));
+        assertMessage(() -> DropGradMode.parse("whole"), "got 'whole'");
+    }
+
+    @Test
+    void badConfigurationsAreRejectedNamingTheBadValue() {
+        Net net = net(Devices.cpu(), 22);
+        assertMessage(() -> DropGrad.builder().rate(1.0), "rate must be in [0, 1), got 1.0");
+        assertMessage(() -> DropGrad.builder().rate(-0.5), "rate must be in [0, 1), got -0.5");
+        assertMessage(() -> DropGrad.builder().rate(Double.NaN), "rate must be in [0, 1), got NaN");
+        assertMessage(() -> DropGrad.builder().rate("*.bias", 1.5), "rate for '*.bias' must be in [0, 1), got 1.5");
+        assertMessage(() -> DropGrad.builder().rate(torch.ones(3, 4), 0.1).build(net),
+                "a Float tensor of shape [3, 4] has a drop rate but is not a parameter of the model");
+        assertMessage(() -> DropGrad.builder().rate("*.bais", 0.1).build(net),
+                "pattern '*.bais' matches no parameter of the model; its parameters are scale, fc1.weight, fc1.bias,");
+        assertMessage(() -> DropGrad.builder().build(net), "no trainable parameter has a drop rate");
+        assertMessage(() -> DropGrad.builder().rate("", 0.1), "pattern must not be empty");
+        assertMessage(() -> DropGrad.builder().rate(Schedule.constant(1.0)).build(net),
+                "drop rate of 'scale' at step 0 must be in [0, 1), got 1.0");
+
+        DropGrad scheduled = DropGrad.builder().rate(Schedule.of((step, epoch) -> step < 5 ? 0.1 : 1.0)).build(net);
+        scheduled.update(4, 0, 0.4);
+        assertEquals(0.1, scheduled.rate("fc2.bias"));
+        assertMessage(() -> scheduled.update(5, 0, 0.5), "drop rate of 'scale' at step 5 must be in [0, 1), got 1.0");
+        assertEquals(0.1, scheduled.rate("fc2.bias"), "a rejected update changes nothing");
+        assertMessage(() -> scheduled.update(-1, 0, 0), "step must not be negative, got -1");
+        assertMessage(() -> scheduled.update(0, -1, 0), "epoch must not be negative, got -1");
+        assertMessage(() -> scheduled.update(0, 0, 2), "progress must be in [0, 1], got 2.0");
+    }
+
+    @Test
+    void aFrozenParameterGetsNoRateAndCannotBeGivenOne() {
+        Net net = net(Devices.cpu(), 23);
+        net.scale.requires_grad_(false);
+        DropGrad d = DropGrad.builder().rate(0.1).build(net);
+        assertFalse(d.parameterNames().contains("scale"));
+        assertMessage(() -> DropGrad.builder().rate(net.scale, 0.1).build(net),
+                "parameter 'scale' has a drop rate but does not require grad");
+    }
+
+    @Test
+    void anOptimizersParametersCanBeAddressedByIndex() {
+        Net net = net(Devices.cpu(), 24);
+        DropGrad d = DropGrad.builder().rate("1", 0.2).build(net.parameters());
+        assertEquals(Map.of("1", 0.2), d.rates());
+        assertTrue(d.parameters().get(0).is_same(net.fc1.weight()), "a module's own parameters come first");
+    }
+
+    static void assertMessage(Executable call, String message) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
+        assertTrue(e.getMessage().contains(message), "expected '" + message + "' in '" + e.getMessage() + "'");
+    }
+}

@@ -1,7 +1,10 @@
 package dev.dropkit.examples.bench;
 
+import static dev.dropkit.examples.bench.BenchSupport.forwardBackward;
+import static dev.dropkit.examples.bench.BenchSupport.median;
+import static dev.dropkit.examples.bench.BenchSupport.pairedRatio;
+
 import dev.dropkit.core.Devices;
-import dev.dropkit.core.NativeMemory;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.Tensors;
 import dev.dropkit.core.TorchInfo;
@@ -9,16 +12,13 @@ import dev.dropkit.dropout.Dropout;
 import dev.dropkit.gyro.GyroDropout;
 import dev.dropkit.gyro.GyroDropoutOptions;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.function.UnaryOperator;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
-import org.bytedeco.pytorch.global.torch_cuda;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -92,7 +92,7 @@ public final class GyroDropoutBenchmark implements Callable<Integer> {
                 gyro.to(dev, false);
                 gyro.train(true);
                 Tensor x = torch.randn(shape, Tensors.options(torch.ScalarType.Float, dev));
-                double[][] t = measure(x, dev, in -> torch.dropout(in, p, true), dropout::forward, gyro::forward);
+                double[][] t = forwardBackward(x, dev, warmup, reps, in -> torch.dropout(in, p, true), dropout::forward, gyro::forward);
                 System.out.printf(Locale.ROOT, "%-18s %12.3f %12.3f %12.3f %10.3f %10.3f%n",
                         label(shape), median(t[0]), median(t[1]), median(t[2]), pairedRatio(t[2], t[0]),
                         pairedRatio(t[2], t[1]));
@@ -107,53 +107,5 @@ public final class GyroDropoutBenchmark implements Callable<Integer> {
             sb.append(sb.isEmpty() ? "" : "x").append(d % 1024 == 0 && d >= 1024 ? d / 1024 + "K" : Long.toString(d));
         }
         return sb.toString();
-    }
-
-    /** Times each op {@code reps} times, rotating which goes first so drift hits all alike. */
-    @SafeVarargs
-    private double[][] measure(Tensor x, Device dev, UnaryOperator<Tensor>... ops) {
-        double[][] times = new double[ops.length][reps];
-        for (int r = -warmup; r < reps; r++) {
-            for (int k = 0; k < ops.length; k++) {
-                int which = Math.floorMod(k + r, ops.length);
-                double ms = timeOnce(x, dev, ops[which]);
-                if (r >= 0) {
-                    times[which][r] = ms;
-                }
-            }
-        }
-        return times;
-    }
-
-    private static double timeOnce(Tensor x, Device dev, UnaryOperator<Tensor> op) {
-        return NativeMemory.get(() -> {
-            Tensor leaf = x.detach().requires_grad_(true);
-            sync(dev);
-            long t0 = System.nanoTime();
-            op.apply(leaf).sum().backward();
-            sync(dev);
-            return (System.nanoTime() - t0) / 1e6;
-        });
-    }
-
-    private static void sync(Device dev) {
-        if (dev.is_cuda()) {
-            torch_cuda.device_synchronize();
-        }
-    }
-
-    /** Median of the per-repetition ratios: each pair ran back to back, so slow drift cancels. */
-    private static double pairedRatio(double[] ours, double[] base) {
-        double[] r = new double[ours.length];
-        for (int i = 0; i < r.length; i++) {
-            r[i] = ours[i] / base[i];
-        }
-        return median(r);
-    }
-
-    private static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 }

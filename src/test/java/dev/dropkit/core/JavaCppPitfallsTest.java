@@ -2,16 +2,26 @@ package dev.dropkit.core;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.dropkit.dropout.Dropout;
 import java.util.List;
 import java.util.Map;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DropoutImpl;
 import org.bytedeco.pytorch.LinearImpl;
 import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.SequentialImpl;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -97,5 +107,28 @@ class JavaCppPitfallsTest {
                 m.named_parameters().get(0).value().unsafeGetTensorImpl().address());
         assertTrue(passed.requires_grad());
         assertEquals(3.0, passed.sum().item_double());
+    }
+
+    @Test
+    void enumsReturnedByNativeCallsAreNotTheConstants() {
+        try (PointerScope scope = new PointerScope()) {
+            ScalarType dtype = torch.ones(2).scalar_type(); // a Float tensor
+            assertNotSame(ScalarType.Float, dtype, "a fresh object, not the constant");
+            assertNotEquals(ScalarType.Float, dtype, "so equals fails too");
+            assertNull(dtype.name(), "its name() is null (toString() still works)");
+            assertEquals(0, dtype.ordinal(), "its ordinal is 0, so a switch takes the first constant's case");
+            assertSame(ScalarType.Float, dtype.intern(), "intern() gives the constant");
+            assertSame(torch.DeviceType.CPU, new Device(torch.DeviceType.CPU).type().intern());
+            assertNotSame(torch.DeviceType.CPU, new Device(torch.DeviceType.CPU).type());
+        }
+    }
+
+    @Test
+    void uint8IsScalarTypeByteAndItemByteIsSigned() {
+        try (PointerScope scope = new PointerScope()) {
+            Tensor t = torch.full(new long[] {1}, new Scalar(200), new TensorOptions(ScalarType.Byte));
+            assertEquals(200, t.item_int(), "Byte is unsigned in libtorch");
+            assertEquals(-56, t.item_byte(), "but a Java byte is signed");
+        }
     }
 }

@@ -145,7 +145,7 @@ class StochasticDepthTest {
             AffineBlock block = new AffineBlock(3, dev);
             Tensor input = randn(dev, 32, 3, 5, 5);
             Tensor upstream = randn(dev, 32, 3, 5, 5);
-            Tensor mask = StochasticDepthOps.keepMask(32, 0.3, Devices.cpu());
+            Tensor mask = StochasticDepthOps.keepMask(32, 0.3);
             long keptCount = (long) mask.sum().item_double();
             assertTrue(keptCount > 0 && keptCount < 32, "the seed gives a mixed mask: " + keptCount);
 

@@ -33,13 +33,13 @@ import picocli.CommandLine.Option;
         description = "Stochastic depth vs none: training-step time of a small ResNet, as ratios measured in one run.")
 public final class StochasticDepthBenchmark implements Callable<Integer> {
     @Option(names = "--reps", description = "Timed repetitions per configuration (default: ${DEFAULT-VALUE}).")
-    int reps = 15;
+    int reps = 11;
 
     @Option(names = "--warmup", description = "Untimed repetitions first (default: ${DEFAULT-VALUE}).")
-    int warmup = 2;
+    int warmup = 1;
 
-    @Option(names = "--steps", description = "Training steps per repetition (default: ${DEFAULT-VALUE}).")
-    int steps = 3;
+    @Option(names = "--steps", description = "Training steps per measurement (default: ${DEFAULT-VALUE}).")
+    int steps = 2;
 
     @Option(names = "--batch", description = "Batch size (default: ${DEFAULT-VALUE}).")
     int batch = 32;
@@ -53,62 +53,81 @@ public final class StochasticDepthBenchmark implements Callable<Integer> {
     @Option(names = "--layout", description = "resnet18, resnet34 or resnet50 (default: ${DEFAULT-VALUE}).")
     String layout = "resnet50";
 
-    @Option(names = "--distribution", description = "Drop distribution over blocks (default: ${DEFAULT-VALUE}).")
-    String distribution = "linear";
+    @Option(names = "--distributions", split = ",",
+            description = "Drop distributions for the block-wise and fast rows (default: ${DEFAULT-VALUE}).")
+    List<String> distributions = List.of("linear", "uniform");
+
+    @Option(names = "--lr", description = "SGD learning rate, momentum 0.9 (default: ${DEFAULT-VALUE}).")
+    double lr = 0.01;
 
     @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
     String device = "auto";
 
     /** One network being timed. */
-    private record Config(String method, double rate, ResNet net, Optimizer optimizer) {}
+    private record Config(String method, double rate, String distribution, ResNet net, Optimizer optimizer) {}
 
     @Override
     public Integer call() {
         Device dev = Devices.parse(device);
         ResNet.Layout lay = ResNet.Layout.valueOf(layout.trim().toUpperCase(Locale.ROOT));
-        DropDistribution dist = DropDistribution.parse(distribution);
+        List<DropDistribution> dists = distributions.stream().map(DropDistribution::parse).toList();
         System.out.println(TorchInfo.describe().replace("\n", "; ") + "; device " + Devices.describe(dev));
         System.out.printf(Locale.ROOT, "%s, width %d, %dx%dx3 inputs, batch %d; training step = forward + backward +"
-                + " SGD step; median of %d reps x %d steps after %d warm-up;%n"
-                + "ratio = median of paired per-rep ratios against the same network without stochastic depth,"
-                + " order rotated every rep%n", lay.name().toLowerCase(Locale.ROOT), width, size, size, batch, reps,
+                + " SGD step; median of %d reps x %d steps after %d warm-up rep;%n"
+                + "ratio = median over reps of (time / time of the same network without stochastic depth, measured"
+                + " right before or after it)%n", lay.name().toLowerCase(Locale.ROOT), width, size, size, batch, reps,
                 steps, warmup);
 
         List<Config> configs = new ArrayList<>();
-        configs.add(config("none", 0, null, lay, dist, dev));
-        configs.add(config("sample", 0.1, DepthMethod.SAMPLE, lay, dist, dev));
-        for (DepthMethod m : new DepthMethod[] {DepthMethod.BLOCK, DepthMethod.SAMPLE_FAST}) {
-            for (double rate : new double[] {0.2, 0.5}) {
-                configs.add(config(m.id(), rate, m, lay, dist, dev));
+        configs.add(config(0, null, lay, DropDistribution.LINEAR, dev));
+        configs.add(config(0.1, DepthMethod.SAMPLE, lay, DropDistribution.LINEAR, dev));
+        for (DropDistribution dist : dists) {
+            for (DepthMethod m : new DepthMethod[] {DepthMethod.BLOCK, DepthMethod.SAMPLE_FAST}) {
+                for (double rate : new double[] {0.2, 0.5}) {
+                    configs.add(config(rate, m, lay, dist, dev));
+                }
             }
         }
         Tensor x = torch.randn(new long[] {batch, 3, size, size}, Tensors.options(torch.ScalarType.Float, dev));
         Tensor y = torch.randint(10, new long[] {batch}, Tensors.options(torch.ScalarType.Long, dev));
 
+        // Each configuration is timed right next to a baseline measurement (which goes first alternates), and
+        // the configurations take turns in a rotating order: drift and other processes hit both sides of a pair.
+        int n = configs.size() - 1;
         double[][] times = new double[configs.size()][reps];
+        double[][] ratios = new double[configs.size()][reps];
+        double[] baseline = new double[n * reps];
         for (int r = -warmup; r < reps; r++) {
-            for (int k = 0; k < configs.size(); k++) {
-                int which = Math.floorMod(k + r, configs.size());
-                double ms = timeSteps(configs.get(which), x, y, dev);
+            for (int j = 0; j < n; j++) {
+                int k = 1 + Math.floorMod(j + r, n);
+                boolean baseFirst = Math.floorMod(r + j, 2) == 0;
+                double base = baseFirst ? timeSteps(configs.get(0), x, y, dev) : 0;
+                double ms = timeSteps(configs.get(k), x, y, dev);
+                if (!baseFirst) {
+                    base = timeSteps(configs.get(0), x, y, dev);
+                }
                 if (r >= 0) {
-                    times[which][r] = ms;
+                    times[k][r] = ms;
+                    ratios[k][r] = ms / base;
+                    baseline[r * n + j] = base;
                 }
             }
         }
+        times[0] = baseline;
+        Arrays.fill(ratios[0], 1.0);
         System.out.printf(Locale.ROOT, "%-12s %6s %-8s %10s %8s %8s%n", "method", "rate", "dist", "step ms", "ratio",
                 "target");
         for (int k = 0; k < configs.size(); k++) {
             Config c = configs.get(k);
             String target = k == 0 ? "" : c.method().equals("sample") ? "<= 1.03" : "< 1.0";
             System.out.printf(Locale.ROOT, "%-12s %6s %-8s %10.2f %8.3f %8s%n", c.method(),
-                    k == 0 ? "-" : String.format(Locale.ROOT, "%.2f", c.rate()), k == 0 ? "-" : dist.id(),
-                    median(times[k]) / steps, pairedRatio(times[k], times[0]), target);
+                    k == 0 ? "-" : String.format(Locale.ROOT, "%.2f", c.rate()), k == 0 ? "-" : c.distribution(),
+                    median(times[k]) / steps, median(ratios[k]), target);
         }
         return 0;
     }
 
-    private Config config(String name, double rate, DepthMethod method, ResNet.Layout lay, DropDistribution dist,
-            Device dev) {
+    private Config config(double rate, DepthMethod method, ResNet.Layout lay, DropDistribution dist, Device dev) {
         Seeds.seed(7); // every network starts from the same weights
         ResNet net = ResNet.small(lay, width, 3, 10);
         if (method != null) {
@@ -117,7 +136,8 @@ public final class StochasticDepthBenchmark implements Callable<Integer> {
         }
         net.to(dev, false);
         net.train(true);
-        return new Config(name, rate, net, Optimizers.sgd(0.01, 0.9).create(net.parameters()));
+        return new Config(method == null ? "none" : method.id(), rate, dist.id(), net,
+                Optimizers.sgd(lr, 0.9).create(net.parameters()));
     }
 
     private double timeSteps(Config c, Tensor x, Tensor y, Device dev) {
@@ -138,15 +158,6 @@ public final class StochasticDepthBenchmark implements Callable<Integer> {
         if (dev.is_cuda()) {
             torch_cuda.device_synchronize();
         }
-    }
-
-    /** Median of the per-repetition ratios: each pair ran back to back, so slow drift cancels. */
-    private static double pairedRatio(double[] ours, double[] base) {
-        double[] r = new double[ours.length];
-        for (int i = 0; i < r.length; i++) {
-            r[i] = ours[i] / base[i];
-        }
-        return median(r);
     }
 
     private static double median(double[] v) {

@@ -56,7 +56,7 @@ public final class StochasticDepthOps {
         return switch (method) {
             case SAMPLE -> sampleWise(block, x, hostMask(x.size(0), rate, x.device()), scale);
             case SAMPLE_FAST -> keptOnly(block, x, hostMask(x.size(0), rate, x.device()), scale);
-            case BLOCK -> blockWise(block, x, hostMask(1, rate, x.device()).item_double() != 0.0, scale);
+            case BLOCK -> blockWise(block, x, keepMask(1, rate).item_double() != 0.0, scale);
         };
     }
 
@@ -112,9 +112,10 @@ public final class StochasticDepthOps {
      * Sample-wise stochastic depth that computes the branch only for the kept samples: their rows are
      * gathered ({@code index_select}), the branch runs on them, and the result, times {@code scale}, is
      * added into the shortcut's rows ({@code index_add}). No sample kept: the branch is not run. Every
-     * sample kept: the plain (scaled) block. The output equals {@link #sampleWise}'s when the branch treats
-     * samples independently; a BatchNorm in the branch computes its batch statistics (and updates its
-     * running statistics) over the kept samples only. The mask is read on the host: pass a CPU mask.
+     * sample kept: the plain (scaled) block. Exactly one kept: {@link #sampleWise} (a BatchNorm cannot
+     * normalize a single 1x1 sample). The output equals {@link #sampleWise}'s when the branch treats samples
+     * independently; a BatchNorm in the branch computes its batch statistics (and updates its running
+     * statistics) over the kept samples only. The mask is read on the host: pass a CPU mask.
      */
     public static Tensor keptOnly(ResidualBlock block, Tensor x, Tensor keepMask, double scale) {
         long n = checkMask(keepMask, x);
@@ -122,6 +123,11 @@ public final class StochasticDepthOps {
         int count = countKept(keepMask, kept);
         if (count == n) {
             return scaledBlock(block, x, scale);
+        }
+        if (count == 1) {
+            // A BatchNorm in the branch cannot normalize one sample of 1x1 features in training mode; one kept
+            // sample is rare (tiny batches, high rates), so the branch runs on the batch and is masked instead.
+            return sampleWise(block, x, keepMask, scale);
         }
         Tensor shortcut = block.shortcut(x);
         if (count == 0) {

@@ -240,6 +240,22 @@ class StochasticDepthSurgeryTest {
         assertTrue(net.conv1.weight().grad().defined());
     }
 
+    /**
+     * A later surgery cannot reach into a wrapped block: the wrapper registers the block's children but holds
+     * no Java reference to them, so the walker reports them instead of swapping a module forward never calls.
+     */
+    @Test
+    void laterSurgeryReportsTheChildrenOfWrappedBlocksInsteadOfSwappingThem() {
+        ResNet net = tinyNet(12);
+        StochasticDepthSurgery.apply(net, options().build());
+        SurgeryReport report = dev.dropkit.surgery.ModuleSurgery.replace(net, "bn swap",
+                slot -> slot.path().equals("layer1.0.bn1"),
+                slot -> new org.bytedeco.pytorch.BatchNorm2dImpl(new org.bytedeco.pytorch.BatchNormOptions(2)));
+        assertEquals(0, report.count());
+        assertTrue(report.warnings().get(0).startsWith("layer1.0.bn1 (torch::nn::BatchNorm2dImpl) left alone: no Java"
+                + " field or list holds it"), report.toString());
+    }
+
     /** Warm-up through the real training loop: 0 at the first step, the target from the warm-up fraction on. */
     @Test
     void warmupRampsFromZeroToTheTargetOverTheWarmupFraction() {

@@ -221,6 +221,18 @@ class StochasticDepthTest {
                 "running mean = 0.1 * mean over kept samples");
     }
 
+    /** One kept sample of 1x1 features would make BatchNorm throw; the fast mode masks instead. */
+    @Test
+    void fastModeWithOneKeptSampleFallsBackToTheMaskedPath() {
+        Seeds.seed(18);
+        Bottleneck block = new Bottleneck(8, 2, 1);
+        block.train(true);
+        Tensor x = randn(Devices.cpu(), 4, 8, 1, 1);
+        Tensor one = Tensors.fromFloats(new float[] {0, 0, 1, 0});
+        Tensor fast = StochasticDepthOps.keptOnly(block, x, one, 1.0);
+        assertTrue(fast.equal(StochasticDepthOps.sampleWise(block, x, one, 1.0)));
+    }
+
     @Test
     void aFixedSeedFixesTheDrawsOfEveryMethod() {
         AffineBlock block = new AffineBlock(2, Devices.cpu());
@@ -239,6 +251,25 @@ class StochasticDepthTest {
             }
             assertTrue(runs[0].equal(runs[1]), method + ": same seed, same draws");
             assertFalse(runs[0].equal(runs[2]), method + ": another seed, other draws");
+        }
+    }
+
+    /** Decisions come from the CPU generator, so one seed drops the same samples on the CPU and on CUDA. */
+    @Test
+    void theSameSeedDropsTheSameSamplesOnTheCpuAndOnCuda() {
+        Device cuda = TestDevices.device("cuda");
+        for (DepthMethod method : new DepthMethod[] {DepthMethod.SAMPLE, DepthMethod.SAMPLE_FAST}) {
+            Seeds.seed(21);
+            AffineBlock cpuBlock = new AffineBlock(2, Devices.cpu());
+            AffineBlock cudaBlock = new AffineBlock(2, cuda);
+            Tensor x = randn(Devices.cpu(), 64, 2, 2, 2);
+            StochasticDepth onCpu = new StochasticDepth(cpuBlock, 0.5, method, DepthScaling.COMPOSER);
+            StochasticDepth onCuda = new StochasticDepth(cudaBlock, 0.5, method, DepthScaling.COMPOSER);
+            Seeds.seed(22);
+            boolean[] cpuDropped = rowsEqual(onCpu.forward(x), x);
+            Seeds.seed(22);
+            boolean[] cudaDropped = rowsEqual(onCuda.forward(x.to(cuda, torch.ScalarType.Float)).cpu(), x);
+            assertTrue(java.util.Arrays.equals(cpuDropped, cudaDropped), method + ": same rows dropped");
         }
     }
 

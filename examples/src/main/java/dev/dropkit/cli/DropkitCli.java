@@ -4,6 +4,8 @@ import dev.dropkit.examples.SmokeDemo;
 import dev.dropkit.examples.bench.DropGradBenchmark;
 import dev.dropkit.examples.bench.DropoutBenchmark;
 import dev.dropkit.examples.bench.GyroDropoutBenchmark;
+import dev.dropkit.examples.bench.StochasticDepthBenchmark;
+import dev.dropkit.examples.depth.StochasticDepthExample;
 import dev.dropkit.examples.dropgrad.DropGradExample;
 import dev.dropkit.examples.gyro.GyroDropoutExample;
 import dev.dropkit.examples.data.MakeSubset;
@@ -17,14 +19,16 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "dropkit", mixinStandardHelpOptions = true, version = "dropkit 0.1.0",
         description = "The dropout family of regularizers for libtorch on the JVM.",
-        subcommands = {DropoutNotebookDemo.class, GyroDropoutExample.class, DropGradExample.class, SmokeDemo.class, InfoCommand.class, DropkitCli.Data.class,
+        subcommands = {DropoutNotebookDemo.class, GyroDropoutExample.class, DropGradExample.class,
+            StochasticDepthExample.class, SmokeDemo.class, InfoCommand.class, DropkitCli.Data.class,
             DropkitCli.Bench.class, CommandLine.HelpCommand.class})
 public final class DropkitCli {
 
     /** Benchmarks that print ratios against a native baseline measured in the same run. */
     @Command(name = "bench", mixinStandardHelpOptions = true,
             description = "Benchmarks against libtorch baselines measured in the same run.",
-            subcommands = {DropoutBenchmark.class, GyroDropoutBenchmark.class, DropGradBenchmark.class})
+            subcommands = {DropoutBenchmark.class, GyroDropoutBenchmark.class, DropGradBenchmark.class,
+                StochasticDepthBenchmark.class})
     static final class Bench {}
 
     /** Data preparation. */

@@ -1,11 +1,9 @@
 package dev.dropkit.examples.depth;
 
+import static dev.dropkit.testing.StdoutCapture.capture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -14,18 +12,6 @@ import picocli.CommandLine;
 
 /** The example runs end to end on tiny settings (the bundled Fashion-MNIST subset). */
 class StochasticDepthExampleTest {
-
-    static String capture(Runnable body) {
-        PrintStream old = System.out;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
-        try {
-            body.run();
-        } finally {
-            System.setOut(old);
-        }
-        return buf.toString(StandardCharsets.UTF_8);
-    }
 
     @Test
     void exampleTrainsEveryRunAndWritesTheTableAndThePng(@TempDir Path out) {

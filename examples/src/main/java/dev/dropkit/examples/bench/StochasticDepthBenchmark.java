@@ -1,5 +1,8 @@
 package dev.dropkit.examples.bench;
 
+import static dev.dropkit.examples.bench.BenchSupport.median;
+import static dev.dropkit.examples.bench.BenchSupport.sync;
+
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.NativeMemory;
 import dev.dropkit.core.Seeds;
@@ -20,7 +23,6 @@ import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
-import org.bytedeco.pytorch.global.torch_cuda;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -152,18 +154,6 @@ public final class StochasticDepthBenchmark implements Callable<Integer> {
         }
         sync(dev);
         return (System.nanoTime() - t0) / 1e6;
-    }
-
-    private static void sync(Device dev) {
-        if (dev.is_cuda()) {
-            torch_cuda.device_synchronize();
-        }
-    }
-
-    private static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
     /** Runs the benchmark alone. */

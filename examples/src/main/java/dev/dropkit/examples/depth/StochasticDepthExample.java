@@ -4,7 +4,6 @@ import dev.dropkit.core.Devices;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.TorchInfo;
 import dev.dropkit.data.Batch;
-import dev.dropkit.data.BatchSource;
 import dev.dropkit.data.Batches;
 import dev.dropkit.data.DataLocator;
 import dev.dropkit.data.DataSource;
@@ -28,7 +27,6 @@ import dev.dropkit.train.TrainingHistory;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -148,7 +146,7 @@ public final class StochasticDepthExample implements Callable<Integer> {
                     trainer.callback(StochasticDepthCallback.forModel(net, options));
                 }
                 System.out.println("== " + run.label() + ": " + net);
-                histories.add(trainer.build().fit(source(trainBatches), source(testBatches)));
+                histories.add(trainer.build().fit(trainBatches, testBatches));
             }
         }
         surgery.forEach(System.out::println);
@@ -175,26 +173,6 @@ public final class StochasticDepthExample implements Callable<Integer> {
 
     private static double secondsPerEpoch(TrainingHistory h) {
         return h.epochs().stream().mapToDouble(EpochMetrics::seconds).average().orElse(Double.NaN);
-    }
-
-    /** {@link Batches} as the trainer's {@link BatchSource}. */
-    static BatchSource source(Batches batches) {
-        return new BatchSource() {
-            @Override
-            public int batchesPerEpoch() {
-                return batches.batchesPerEpoch();
-            }
-
-            @Override
-            public int samples() {
-                return batches.samples();
-            }
-
-            @Override
-            public Iterator<Batch> epoch(int epoch) {
-                return batches.epoch(epoch);
-            }
-        };
     }
 
     /** Runs the example alone. */

@@ -1,6 +1,8 @@
 package dev.dropkit.core;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.StringSharedModuleDict;
@@ -26,6 +28,16 @@ public final class Modules {
     /** The direct children of {@code root} by name, in registration order. */
     public static Map<String, Module> namedChildren(Module root) {
         return toMap(root, root.named_children(), false);
+    }
+
+    /** Names of every parameter below {@code root}, e.g. {@code "layer1.0.conv1.weight"}, in registration order. */
+    public static List<String> namedParameterNames(Module root) {
+        var dict = root.named_parameters();
+        List<String> names = new ArrayList<>();
+        for (long i = 0; i < dict.size(); i++) {
+            names.add(dict.get(i).key().getString());
+        }
+        return names;
     }
 
     private static Map<String, Module> toMap(Module root, StringSharedModuleDict dict, boolean skipRoot) {

@@ -7,7 +7,6 @@ import dev.dropkit.ffm.TensorSegments;
 import java.lang.foreign.MemorySegment;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
-import java.util.Random;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.MemoryFormatOptional;
@@ -31,11 +30,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * }</pre>
  *
  * <h2>Order</h2>
- * Epoch {@code e} visits the samples in a Fisher-Yates permutation drawn from
- * {@code new java.util.Random(seed * 1_000_003L + e)}: the same for the same seed on every machine and
- * libtorch version, different from epoch to epoch, and independent of libtorch's generator (so model
- * initialization and dropout masks do not shift the data order). Without shuffling, samples come in
- * file order. Every sample of an epoch is visited exactly once; with {@code dropLast} the last partial
+ * Epoch {@code e} visits the samples in {@link EpochOrder}'s seeded permutation (file order without
+ * shuffling). Every sample of an epoch is visited exactly once; with {@code dropLast} the last partial
  * batch is skipped.
  *
  * <h2>Memory</h2>
@@ -51,7 +47,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * GPU: a quarter of the bytes of a float copy cross the bus, and the copy overlaps with host work. On
  * the CPU nothing is pinned.
  */
-public final class Batches {
+public final class Batches implements BatchSource {
     private final IdxDataset dataset;
     private final int batchSize;
     private final boolean shuffle;
@@ -83,11 +79,13 @@ public final class Batches {
     }
 
     /** Batches in one epoch: {@code samples / batchSize}, rounded up unless {@code dropLast}. */
+    @Override
     public int batchesPerEpoch() {
         return dropLast ? samples / batchSize : (samples + batchSize - 1) / batchSize;
     }
 
     /** Samples an epoch draws from (the dataset's size, or the limit). */
+    @Override
     public int samples() {
         return samples;
     }
@@ -102,6 +100,7 @@ public final class Batches {
      *
      * @throws IllegalArgumentException if epoch is negative
      */
+    @Override
     public Iterator<Batch> epoch(int epoch) {
         Checks.nonNegative("epoch", epoch);
         int[] order = order(epoch);
@@ -126,22 +125,9 @@ public final class Batches {
         };
     }
 
-    /** The sample order of an epoch: a permutation of 0..samples-1. */
+    /** The sample order of an epoch: a permutation of 0..samples-1 (see {@link EpochOrder}). */
     int[] order(int epoch) {
-        int[] order = new int[samples];
-        for (int i = 0; i < samples; i++) {
-            order[i] = i;
-        }
-        if (shuffle) {
-            Random rnd = new Random(seed * 1_000_003L + epoch);
-            for (int i = samples - 1; i > 0; i--) {
-                int j = rnd.nextInt(i + 1);
-                int t = order[i];
-                order[i] = order[j];
-                order[j] = t;
-            }
-        }
-        return order;
+        return EpochOrder.of(samples, shuffle, seed, epoch);
     }
 
     private Batch batch(int[] order, int from, int to) {

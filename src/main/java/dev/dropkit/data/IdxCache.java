@@ -1,16 +1,15 @@
 package dev.dropkit.data;
 
+import dev.dropkit.core.AtomicFiles;
 import dev.dropkit.data.IdxHeader.Kind;
 import java.io.BufferedOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.time.Instant;
@@ -80,11 +79,7 @@ final class IdxCache {
         Path part = Files.createTempFile(cacheDir, stem + "-", ".part");
         try {
             inflate(source, kind, part);
-            try {
-                Files.move(part, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(part, target, StandardCopyOption.REPLACE_EXISTING);
-            }
+            AtomicFiles.moveIntoPlace(part, target);
         } finally {
             Files.deleteIfExists(part);
         }

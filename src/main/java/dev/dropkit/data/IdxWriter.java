@@ -1,14 +1,13 @@
 package dev.dropkit.data;
 
+import dev.dropkit.core.AtomicFiles;
 import dev.dropkit.core.Checks;
 import java.io.BufferedOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.zip.Deflater;
 import java.util.zip.GZIPOutputStream;
@@ -74,11 +73,7 @@ public final class IdxWriter {
                     DataOutputStream out = new DataOutputStream(new BufferedOutputStream(sink, 1 << 16))) {
                 body.writeTo(out);
             }
-            try {
-                Files.move(part, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(part, file, StandardCopyOption.REPLACE_EXISTING);
-            }
+            AtomicFiles.moveIntoPlace(part, file);
         } finally {
             Files.deleteIfExists(part);
         }

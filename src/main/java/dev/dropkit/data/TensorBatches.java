@@ -3,14 +3,13 @@ package dev.dropkit.data;
 import dev.dropkit.core.Checks;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
-import java.util.Random;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
 /**
  * Mini-batches over tensors already in memory (any device): synthetic data, small tests, features
- * precomputed elsewhere. Shuffling uses a Java generator seeded from {@code seed} and the epoch.
+ * precomputed elsewhere. Shuffling follows {@link EpochOrder}.
  */
 public final class TensorBatches implements BatchSource {
     private final Tensor inputs;
@@ -53,7 +52,7 @@ public final class TensorBatches implements BatchSource {
 
     @Override
     public Iterator<Batch> epoch(int epoch) {
-        long[] order = permutation(samples(), shuffle, seed, epoch);
+        int[] order = EpochOrder.of(samples(), shuffle, seed, epoch);
         return new Iterator<>() {
             int next = 0;
 
@@ -68,7 +67,10 @@ public final class TensorBatches implements BatchSource {
                     throw new NoSuchElementException();
                 }
                 int end = Math.min(order.length, next + batchSize);
-                long[] idx = java.util.Arrays.copyOfRange(order, next, end);
+                long[] idx = new long[end - next];
+                for (int i = 0; i < idx.length; i++) {
+                    idx[i] = order[next + i];
+                }
                 next = end;
                 Tensor index = torch.tensor(idx).to(inputs.device(), torch.ScalarType.Long);
                 Tensor x = inputs.index_select(0, index).to(device, inputs.scalar_type());
@@ -77,23 +79,5 @@ public final class TensorBatches implements BatchSource {
                 return new Batch(x, y);
             }
         };
-    }
-
-    /** The order of epoch {@code epoch}: identity, or a Fisher-Yates shuffle seeded by seed and epoch. */
-    static long[] permutation(int n, boolean shuffle, long seed, int epoch) {
-        long[] order = new long[n];
-        for (int i = 0; i < n; i++) {
-            order[i] = i;
-        }
-        if (shuffle) {
-            Random random = new Random(seed * 1_000_003L + epoch);
-            for (int i = n - 1; i > 0; i--) {
-                int j = random.nextInt(i + 1);
-                long t = order[i];
-                order[i] = order[j];
-                order[j] = t;
-            }
-        }
-        return order;
     }
 }

@@ -1,5 +1,6 @@
 package dev.dropkit.train;
 
+import dev.dropkit.core.AtomicFiles;
 import dev.dropkit.core.Checks;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.NativeMemory;
@@ -12,7 +13,6 @@ import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -232,7 +232,7 @@ public final class Trainer {
                 Files.createDirectories(parent);
                 Path tmp = Files.createTempFile(parent, file.getFileName().toString(), ".tmp");
                 archive.save_to(tmp.toString());
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                AtomicFiles.moveIntoPlace(tmp, file);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }

@@ -1,30 +1,16 @@
 package dev.dropkit.cli;
 
+import static dev.dropkit.testing.StdoutCapture.capture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
 class DropkitCliTest {
 
-    static String capture(Runnable body) {
-        PrintStream old = System.out;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
-        try {
-            body.run();
-        } finally {
-            System.setOut(old);
-        }
-        return buf.toString(StandardCharsets.UTF_8);
-    }
-
     @Test
-    void demoPrintsVersionDeviceAndBothModes() {
-        String out = capture(() -> assertEquals(0, DropkitCli.run("demo", "--device", "cpu")));
+    void smokePrintsVersionDeviceAndBothModes() {
+        String out = capture(() -> assertEquals(0, DropkitCli.run("smoke", "--device", "cpu")));
         assertTrue(out.contains("libtorch 2.10.0"), out);
         assertTrue(out.contains("device:  cpu"), out);
         assertTrue(out.contains("Dropout(p=0.5, mode=inverted)"), out);
@@ -36,6 +22,38 @@ class DropkitCliTest {
         String out = capture(() -> assertEquals(0,
                 DropkitCli.run("bench", "dropout", "--sizes", "1", "--reps", "1", "--warmup", "0", "--device", "cpu")));
         assertTrue(out.matches("(?s).*\\n\\s+1M\\s+[0-9.]+\\s+[0-9.]+\\s+[0-9.]+.*"), out);
+    }
+
+    @Test
+    void theNotebookDemoRunsEndToEndAndWritesItsFiles(@org.junit.jupiter.api.io.TempDir java.nio.file.Path out)
+            throws java.io.IOException {
+        java.nio.file.Path subset = java.nio.file.Path.of("examples", "data", "fashion-mnist-subset");
+        String log = capture(() -> assertEquals(0, DropkitCli.run("demo", "--epochs", "1", "-H", "32",
+                "--train-limit", "300", "--test-limit", "200", "--batch-size", "100", "--device", "cpu",
+                "--progress", "none", "--data-dir", subset.toString(), "--out", out.toString(), "--gyro", "3,2")));
+        assertTrue(log.contains("DATA: "), log);
+        assertTrue(log.contains("dropout -> gyro dropout: 3 change(s)"), log);
+        assertTrue(log.contains("gyro dropout test/acc="), log);
+        assertTrue(log.contains("300 training / 200 test images"), log);
+        assertTrue(log.matches("(?s).*epoch 1:\\ttest/acc=0\\.\\d{3}\\ttest/loss=\\d+\\.\\d{3}\\ttrain/acc=.*"), log);
+        assertTrue(log.contains("final (epoch 1): dropout test/acc="), log);
+        for (String f : new String[] {"metrics-dropout.csv", "metrics-dropout.json", "metrics-no-dropout.csv",
+                "metrics-no-dropout.json", "test-accuracy.png"}) {
+            assertTrue(java.nio.file.Files.size(out.resolve(f)) > 0, f);
+        }
+        assertEquals(2, java.nio.file.Files.readAllLines(out.resolve("metrics-dropout.csv")).size());
+    }
+
+    @Test
+    void theGyroExampleComparesBothMethods(@org.junit.jupiter.api.io.TempDir java.nio.file.Path out) {
+        String log = capture(() -> assertEquals(0, DropkitCli.run("gyro", "--epochs", "1", "--hidden", "16",
+                "--seeds", "1,2", "--sigma", "4", "--tau", "2", "--train-limit", "256", "--test-limit", "100",
+                "--batch-size", "32", "--device", "cpu", "--progress", "none", "--data-dir",
+                java.nio.file.Path.of("examples", "data", "fashion-mnist-subset").toString(), "--out", out.toString())));
+        assertTrue(log.matches("(?s).*\\ndropout\\s+0\\.\\d{4} ± 0\\.\\d{4}.*"), log);
+        assertTrue(log.matches("(?s).*\\ngyro dropout\\s+0\\.\\d{4} ± 0\\.\\d{4}.*"), log);
+        assertTrue(java.nio.file.Files.exists(out.resolve("test-accuracy.png")));
+        assertTrue(java.nio.file.Files.exists(out.resolve("metrics-gyro-seed2.csv")));
     }
 
     @Test

@@ -151,6 +151,24 @@ class JavaCppPitfallsTest {
     }
 
     @Test
+    void registerParameterReturnsAReferenceNotTheTensorPassedIn() {
+        Module m = new Module("M");
+        org.bytedeco.pytorch.Tensor passed = org.bytedeco.pytorch.global.torch.ones(3);
+        org.bytedeco.pytorch.Tensor returned = m.register_parameter("w", passed);
+        // Read the returned reference only before the next registration (native-notes).
+        assertTrue(passed.address() != returned.address(), "a reference to the module's own handle");
+        assertEquals(passed.unsafeGetTensorImpl().address(), returned.unsafeGetTensorImpl().address());
+        for (int i = 0; i < 8; i++) {
+            m.register_parameter("p" + i, org.bytedeco.pytorch.global.torch.zeros(3));
+        }
+        // The tensor passed in stays valid and is the registered parameter.
+        assertEquals(passed.unsafeGetTensorImpl().address(),
+                m.named_parameters().get(0).value().unsafeGetTensorImpl().address());
+        assertTrue(passed.requires_grad());
+        assertEquals(3.0, passed.sum().item_double());
+    }
+
+    @Test
     void enumsReturnedByNativeCallsAreNotTheConstants() {
         try (PointerScope scope = new PointerScope()) {
             ScalarType dtype = torch.ones(2).scalar_type(); // a Float tensor

@@ -1,7 +1,15 @@
 package dev.dropkit.cli;
 
 import dev.dropkit.examples.SmokeDemo;
+import dev.dropkit.examples.bench.DropGradBenchmark;
 import dev.dropkit.examples.bench.DropoutBenchmark;
+import dev.dropkit.examples.bench.GyroDropoutBenchmark;
+import dev.dropkit.examples.bench.StochasticDepthBenchmark;
+import dev.dropkit.examples.depth.StochasticDepthExample;
+import dev.dropkit.examples.dropgrad.DropGradExample;
+import dev.dropkit.examples.gyro.GyroDropoutExample;
+import dev.dropkit.examples.data.MakeSubset;
+import dev.dropkit.examples.notebook.DropoutNotebookDemo;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -11,14 +19,22 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "dropkit", mixinStandardHelpOptions = true, version = "dropkit 0.1.0",
         description = "The dropout family of regularizers for libtorch on the JVM.",
-        subcommands = {SmokeDemo.class, InfoCommand.class, DropkitCli.Bench.class, CommandLine.HelpCommand.class})
+        subcommands = {DropoutNotebookDemo.class, GyroDropoutExample.class, DropGradExample.class,
+            StochasticDepthExample.class, SmokeDemo.class, InfoCommand.class, DropkitCli.Data.class,
+            DropkitCli.Bench.class, CommandLine.HelpCommand.class})
 public final class DropkitCli {
 
     /** Benchmarks that print ratios against a native baseline measured in the same run. */
     @Command(name = "bench", mixinStandardHelpOptions = true,
             description = "Benchmarks against libtorch baselines measured in the same run.",
-            subcommands = {DropoutBenchmark.class})
+            subcommands = {DropoutBenchmark.class, GyroDropoutBenchmark.class, DropGradBenchmark.class,
+                StochasticDepthBenchmark.class})
     static final class Bench {}
+
+    /** Data preparation. */
+    @Command(name = "data", mixinStandardHelpOptions = true, description = "Data preparation.",
+            subcommands = {MakeSubset.class})
+    static final class Data {}
 
     private DropkitCli() {}
 
@@ -29,7 +45,7 @@ public final class DropkitCli {
 
     /** Runs the CLI and returns its exit status (for tests). */
     public static int run(String... args) {
-        CommandLine cli = new CommandLine(new DropkitCli());
+        CommandLine cli = new CommandLine(new DropkitCli()).setCaseInsensitiveEnumValuesAllowed(true);
         if (args.length == 0) {
             cli.usage(System.out);
             return 0;

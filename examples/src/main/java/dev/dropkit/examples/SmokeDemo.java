@@ -17,9 +17,9 @@ import picocli.CommandLine.Option;
 
 /**
  * The smallest end-to-end check: libtorch loads, a device is chosen, and dropkit's Dropout runs in both
- * modes, in training and in evaluation. Stands in for the training demo until that lands.
+ * modes, in training and in evaluation: a check that the native stack works on this machine.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true,
+@Command(name = "smoke", mixinStandardHelpOptions = true,
         description = "Load libtorch, pick a device and run a Dropout forward in both modes.")
 public final class SmokeDemo implements Callable<Integer> {
     @Option(names = "--seed", description = "Seed for libtorch and Java generators (default: ${DEFAULT-VALUE}).")

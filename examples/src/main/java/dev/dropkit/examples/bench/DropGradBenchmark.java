@@ -1,5 +1,9 @@
 package dev.dropkit.examples.bench;
 
+import static dev.dropkit.examples.bench.BenchSupport.median;
+import static dev.dropkit.examples.bench.BenchSupport.pairedRatio;
+import static dev.dropkit.examples.bench.BenchSupport.sync;
+
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.NativeMemory;
 import dev.dropkit.core.Seeds;
@@ -13,7 +17,6 @@ import dev.dropkit.examples.models.Mlp;
 import dev.dropkit.train.Optimizers;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
-import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.function.UnaryOperator;
@@ -25,7 +28,6 @@ import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
-import org.bytedeco.pytorch.global.torch_cuda;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -152,8 +154,9 @@ public final class DropGradBenchmark implements Callable<Integer> {
                     + " and the CPU device");
         }
         System.out.println(TorchInfo.describe().replace("\n", "; ") + "; device " + Devices.describe(dev)
-                + "; OPENBLAS_NUM_THREADS=" + System.getenv("OPENBLAS_NUM_THREADS")
-                + " (unset on a busy machine, OpenBLAS's own threads can slow matmuls 20x: native-notes)");
+                + "; OMP_NUM_THREADS=" + System.getenv("OMP_NUM_THREADS") + ", OPENBLAS_NUM_THREADS="
+                + System.getenv("OPENBLAS_NUM_THREADS")
+                + " (on a busy machine set one of them to 1: native-notes/openmp-threads-under-load.md)");
         System.out.printf(Locale.ROOT, "one training step (forward, cross-entropy, backward, %s step), batch %d;"
                 + " %s time, %d steps per timing, median of %d reps after %d warm-up; ratio = median of paired"
                 + " per-rep ratios (DropGrad / none)%n", optimizer, batch, cpuTime ? "thread CPU" : "wall", steps,
@@ -219,26 +222,5 @@ public final class DropGradBenchmark implements Callable<Integer> {
         t.optimizer().zero_grad();
         torch.cross_entropy(t.forward().apply(x), y).backward();
         optimizerStep.run();
-    }
-
-    private static void sync(Device dev) {
-        if (dev.is_cuda()) {
-            torch_cuda.device_synchronize();
-        }
-    }
-
-    /** Median of the per-repetition ratios: each pair ran back to back, so slow drift cancels. */
-    private static double pairedRatio(double[] ours, double[] base) {
-        double[] r = new double[ours.length];
-        for (int i = 0; i < r.length; i++) {
-            r[i] = ours[i] / base[i];
-        }
-        return median(r);
-    }
-
-    private static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 }

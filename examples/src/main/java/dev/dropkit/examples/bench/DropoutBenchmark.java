@@ -1,21 +1,21 @@
 package dev.dropkit.examples.bench;
 
+import static dev.dropkit.examples.bench.BenchSupport.forwardBackward;
+import static dev.dropkit.examples.bench.BenchSupport.median;
+import static dev.dropkit.examples.bench.BenchSupport.pairedRatio;
+
 import dev.dropkit.core.Devices;
-import dev.dropkit.core.NativeMemory;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.TorchInfo;
 import dev.dropkit.core.Tensors;
 import dev.dropkit.dropout.Dropout;
 import dev.dropkit.dropout.DropoutMode;
-import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.function.UnaryOperator;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
-import org.bytedeco.pytorch.global.torch_cuda;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -59,60 +59,12 @@ public final class DropoutBenchmark implements Callable<Integer> {
             long n = m * 1_000_000L;
             try (PointerScope scope = new PointerScope()) {
                 Tensor x = torch.randn(new long[] {n}, Tensors.options(torch.ScalarType.Float, dev));
-                double[][] t = measure(x, dev,
+                double[][] t = forwardBackward(x, dev, warmup, reps,
                         in -> torch.dropout(in, p, true), inverted::forward, classic::forward);
                 System.out.printf(Locale.ROOT, "%9dM %14.3f %14.3f %8.3f %14.3f %8.3f%n",
                         m, median(t[0]), median(t[1]), pairedRatio(t[1], t[0]), median(t[2]), pairedRatio(t[2], t[0]));
             }
         }
         return 0;
-    }
-
-    /** Times each op {@code reps} times, rotating which goes first so drift hits all alike. */
-    @SafeVarargs
-    private double[][] measure(Tensor x, Device dev, UnaryOperator<Tensor>... ops) {
-        double[][] times = new double[ops.length][reps];
-        for (int r = -warmup; r < reps; r++) {
-            for (int k = 0; k < ops.length; k++) {
-                int which = Math.floorMod(k + r, ops.length);
-                double ms = timeOnce(x, dev, ops[which]);
-                if (r >= 0) {
-                    times[which][r] = ms;
-                }
-            }
-        }
-        return times;
-    }
-
-    private static double timeOnce(Tensor x, Device dev, UnaryOperator<Tensor> op) {
-        return NativeMemory.get(() -> {
-            Tensor leaf = x.detach().requires_grad_(true);
-            sync(dev);
-            long t0 = System.nanoTime();
-            op.apply(leaf).sum().backward();
-            sync(dev);
-            return (System.nanoTime() - t0) / 1e6;
-        });
-    }
-
-    private static void sync(Device dev) {
-        if (dev.is_cuda()) {
-            torch_cuda.device_synchronize();
-        }
-    }
-
-    /** Median of the per-repetition ratios: each pair ran back to back, so slow drift cancels. */
-    private static double pairedRatio(double[] ours, double[] base) {
-        double[] r = new double[ours.length];
-        for (int i = 0; i < r.length; i++) {
-            r[i] = ours[i] / base[i];
-        }
-        return median(r);
-    }
-
-    private static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 }

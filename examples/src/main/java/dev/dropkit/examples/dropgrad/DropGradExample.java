@@ -3,8 +3,6 @@ package dev.dropkit.examples.dropgrad;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.TorchInfo;
-import dev.dropkit.data.Batch;
-import dev.dropkit.data.BatchSource;
 import dev.dropkit.data.Batches;
 import dev.dropkit.data.DataLocator;
 import dev.dropkit.data.DataSource;
@@ -25,7 +23,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -141,32 +138,12 @@ public final class DropGradExample implements Callable<Integer> {
                     .normalization(Normalization.UNIT).flatten(true).limit(trainLimit).build();
             Batches testBatches = Batches.builder(test).batchSize(1000).shuffle(false).device(dev)
                     .normalization(Normalization.UNIT).flatten(true).build();
-            return new Run(optimizer, withDropGrad, seed, builder.build().fit(source(trainBatches), source(testBatches)));
+            return new Run(optimizer, withDropGrad, seed, builder.build().fit(trainBatches, testBatches));
         } finally {
             if (callback != null) {
                 callback.close(); // also when training failed
             }
         }
-    }
-
-    /** {@link Batches} has exactly {@link BatchSource}'s methods; this adapts one to the other. */
-    static BatchSource source(Batches batches) {
-        return new BatchSource() {
-            @Override
-            public int batchesPerEpoch() {
-                return batches.batchesPerEpoch();
-            }
-
-            @Override
-            public int samples() {
-                return batches.samples();
-            }
-
-            @Override
-            public Iterator<Batch> epoch(int epoch) {
-                return batches.epoch(epoch);
-            }
-        };
     }
 
     /** Final and best test accuracy, final training loss and time per epoch, one row per run. */

@@ -1,0 +1,118 @@
+package dev.dropkit.gyro;
+
+import dev.dropkit.core.Checks;
+import dev.dropkit.core.Tensors;
+import java.util.Arrays;
+import org.bytedeco.pytorch.LongOptional;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * The functional form of Gyro Dropout: given the {@code sigma} pre-selected masks and the {@code tau}
+ * active ones, mask a batch. It draws no random numbers; choosing masks and when to change them is
+ * {@link GyroSchedule}'s and {@link GyroDropout}'s job.
+ *
+ * <p>Masks act on dimension 1 of an {@code [N, C, *]} input: one value per feature of a
+ * {@code [N, C]} activation, one value per channel of a convolutional {@code [N, C, H, W]} (or
+ * {@code [N, C, L]}, {@code [N, C, D, H, W]}) activation, broadcast over the spatial positions as
+ * {@code Dropout2d} does. A sequence model laid out {@code [N, L, D]} would mask positions, not features:
+ * move the feature dimension to 1 first.
+ */
+public final class GyroDropoutOps {
+    private GyroDropoutOps() {}
+
+    /**
+     * How a batch of {@code batch} samples is split into {@code tau} groups of consecutive samples: as
+     * evenly as possible, the remainder going to the first groups (10 samples, tau 4: 3, 3, 2, 2).
+     *
+     * @throws IllegalArgumentException if {@code tau < 1} or the batch is smaller than {@code tau}
+     */
+    public static long[] groupSizes(long batch, int tau) {
+        Checks.positive("tau", tau);
+        if (batch < tau) {
+            throw new IllegalArgumentException("a batch of " + batch + " samples is smaller than tau = " + tau
+                    + ": each of the " + tau + " sub-networks active at once needs at least one sample;"
+                    + " use batches of at least " + tau + " samples or a smaller tau");
+        }
+        long[] sizes = new long[tau];
+        long base = batch / tau;
+        long extra = batch % tau;
+        for (int i = 0; i < tau; i++) {
+            sizes[i] = base + (i < extra ? 1 : 0);
+        }
+        return sizes;
+    }
+
+    /**
+     * Applies Gyro Dropout to a batch: the batch is split into {@code active.size(0)} groups of
+     * consecutive samples ({@link #groupSizes}), group {@code i} is multiplied by mask
+     * {@code masks[active[i]]}, and kept units are scaled by {@code 1/(1-p)}. In evaluation, or with
+     * {@code p == 0}, it returns {@code input} itself.
+     *
+     * <p>The kept value is exactly {@code x * (1/(1-p))} in the input's type: the {@code tau} chosen
+     * masks are converted and scaled once ({@code [tau, C]} elements), then one broadcast multiply does
+     * the rest; when the groups are even no per-sample mask is materialized at all.
+     *
+     * @param input {@code [N, C, *]} floating-point activations, any device
+     * @param masks {@code [sigma, C]} masks of 0 and 1 (bool or any numeric type), on the input's device
+     * @param active {@code [tau]} indices into {@code masks}, on the input's device
+     * @param p the drop probability the masks were drawn with, in [0, 1)
+     * @param training whether to mask (training) or pass through (evaluation)
+     * @throws IllegalArgumentException for a bad {@code p}, an input without a feature dimension, masks
+     *     whose feature count differs from the input's, or a batch smaller than {@code tau}
+     */
+    public static Tensor gyroDropout(Tensor input, Tensor masks, Tensor active, double p, boolean training) {
+        Checks.probabilityBelowOne("p", p);
+        Checks.notNull("input", input);
+        Checks.notNull("masks", masks);
+        Checks.notNull("active", active);
+        if (!training || p == 0.0) {
+            return input;
+        }
+        int dims = (int) input.dim();
+        if (dims < 2) {
+            throw new IllegalArgumentException("Gyro Dropout needs an input of shape [N, C, *] (a batch and a"
+                    + " feature or channel dimension), got shape " + Arrays.toString(Tensors.shape(input)));
+        }
+        long n = input.size(0);
+        long c = input.size(1);
+        if (masks.dim() != 2 || masks.size(1) != c) {
+            throw new IllegalArgumentException("masks must have shape [sigma, " + c + "] for an input with " + c
+                    + " features or channels, got " + Arrays.toString(Tensors.shape(masks)));
+        }
+        if (active.dim() != 1 || active.size(0) < 1) {
+            throw new IllegalArgumentException("active must hold the indices of at least one mask, got shape "
+                    + Arrays.toString(Tensors.shape(active)));
+        }
+        int tau = (int) active.size(0);
+        long[] sizes = groupSizes(n, tau);
+        // scalar_type() returns a fresh enum object: compare its intern() (native-notes).
+        Tensor index = active.scalar_type().intern() == torch.ScalarType.Long ? active : active.to(torch.ScalarType.Long);
+        // [tau, C]: index_select always copies, so scaling in place never touches the masks buffer.
+        Tensor chosen = masks.index_select(0, index).to(input.scalar_type()).mul_(new Scalar(1.0 / (1.0 - p)));
+
+        if (n % tau == 0) {
+            // [tau, N/tau, C, *] * [tau, 1, C, 1...]: a broadcast, no [N, C] mask is built.
+            long[] grouped = new long[dims + 1];
+            grouped[0] = tau;
+            grouped[1] = n / tau;
+            for (int d = 1; d < dims; d++) {
+                grouped[d + 1] = input.size(d);
+            }
+            long[] groupedMask = new long[dims + 1];
+            Arrays.fill(groupedMask, 1);
+            groupedMask[0] = tau;
+            groupedMask[2] = c;
+            return input.view(grouped).mul(chosen.view(groupedMask)).reshape(Tensors.shape(input));
+        }
+        // Uneven groups: an [N, C] per-sample mask, broadcast over the spatial positions.
+        Tensor repeats = torch.tensor(sizes).to(input.device(), torch.ScalarType.Long);
+        long[] maskShape = new long[dims];
+        Arrays.fill(maskShape, 1);
+        maskShape[0] = n;
+        maskShape[1] = c;
+        Tensor perSample = chosen.repeat_interleave(repeats, new LongOptional(0), new LongOptional(n));
+        return input.mul(perSample.view(maskShape));
+    }
+}

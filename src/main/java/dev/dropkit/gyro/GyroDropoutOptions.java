@@ -1,0 +1,168 @@
+package dev.dropkit.gyro;
+
+import dev.dropkit.core.Checks;
+
+/**
+ * The hyperparameters of {@link GyroDropout}, validated when set.
+ *
+ * <pre>{@code
+ * GyroDropoutOptions lenet = GyroDropoutOptions.builder().p(0.5).sigma(256).tau(16).build();
+ * GyroDropoutOptions resnet = GyroDropoutOptions.builder().sigma(1024).tau(8)
+ *         .itersPerEpoch(391).maxEpoch(200).build();   // or let GyroDropoutCallback take them from the loop
+ * }</pre>
+ *
+ * <p>The paper suggests (sigma, tau) = (256, 16) for LeNet/AlexNet-like models and (1024, 8) for
+ * ResNet-18 or BERT. {@code itersPerEpoch} and {@code maxEpoch} describe the whole run, because the
+ * active sub-networks are re-drawn every
+ * {@code iterNum = floor(itersPerEpoch * maxEpoch / sigma) * tau} steps so that each sub-network gets
+ * about the same number of steps; 0 means "not known yet" (a {@link GyroDropoutCallback} fills them in
+ * from the training loop).
+ */
+public final class GyroDropoutOptions {
+    /** Composer's default drop probability. */
+    public static final double DEFAULT_P = 0.5;
+    /** Composer's default number of pre-selected sub-networks. */
+    public static final int DEFAULT_SIGMA = 256;
+    /** Composer's default number of sub-networks active at once. */
+    public static final int DEFAULT_TAU = 16;
+
+    private final double p;
+    private final int sigma;
+    private final int tau;
+    private final int itersPerEpoch;
+    private final int maxEpoch;
+    private final GyroSelection selection;
+
+    private GyroDropoutOptions(Builder b) {
+        this.p = b.p;
+        this.sigma = b.sigma;
+        this.tau = b.tau;
+        this.itersPerEpoch = b.itersPerEpoch;
+        this.maxEpoch = b.maxEpoch;
+        this.selection = b.selection;
+    }
+
+    /** A builder holding the defaults: p 0.5, sigma 256, tau 16, training length unset, permutation. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The defaults, training length unset. */
+    public static GyroDropoutOptions defaults() {
+        return builder().build();
+    }
+
+    /** A builder starting from these options (for example to change only {@code p}). */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+        b.p = p;
+        b.sigma = sigma;
+        b.tau = tau;
+        b.itersPerEpoch = itersPerEpoch;
+        b.maxEpoch = maxEpoch;
+        b.selection = selection;
+        return b;
+    }
+
+    /** Probability that a sub-network's mask drops a unit (feature or channel), in [0, 1). */
+    public double p() {
+        return p;
+    }
+
+    /** Number of pre-selected sub-networks (masks). */
+    public int sigma() {
+        return sigma;
+    }
+
+    /** Number of sub-networks active in one step (the batch is split into this many groups). */
+    public int tau() {
+        return tau;
+    }
+
+    /** Steps per epoch, or 0 when it is to be taken from the training loop. */
+    public int itersPerEpoch() {
+        return itersPerEpoch;
+    }
+
+    /** Epochs of the run, or 0 when it is to be taken from the training loop. */
+    public int maxEpoch() {
+        return maxEpoch;
+    }
+
+    /** How the active sub-networks are drawn. */
+    public GyroSelection selection() {
+        return selection;
+    }
+
+    @Override
+    public String toString() {
+        return "p=" + p + ", sigma=" + sigma + ", tau=" + tau + ", itersPerEpoch=" + count(itersPerEpoch)
+                + ", maxEpoch=" + count(maxEpoch) + ", selection=" + selection.id();
+    }
+
+    static String count(int value) {
+        return value == 0 ? "unset" : Integer.toString(value);
+    }
+
+    /** Collects and validates options; {@link #build()} checks the ones that depend on each other. */
+    public static final class Builder {
+        private double p = DEFAULT_P;
+        private int sigma = DEFAULT_SIGMA;
+        private int tau = DEFAULT_TAU;
+        private int itersPerEpoch;
+        private int maxEpoch;
+        private GyroSelection selection = GyroSelection.PERMUTATION;
+
+        private Builder() {}
+
+        /** Drop probability in [0, 1) (1 would leave nothing to rescale). */
+        public Builder p(double p) {
+            this.p = Checks.probabilityBelowOne("p", p);
+            return this;
+        }
+
+        /** Number of pre-selected sub-networks, at least {@code tau}. */
+        public Builder sigma(int sigma) {
+            this.sigma = (int) Checks.positive("sigma", sigma);
+            return this;
+        }
+
+        /** Number of sub-networks active at once, at least 1 and at most {@code sigma}. */
+        public Builder tau(int tau) {
+            this.tau = (int) Checks.positive("tau", tau);
+            return this;
+        }
+
+        /** Steps (mini-batches) per epoch of the run. */
+        public Builder itersPerEpoch(int itersPerEpoch) {
+            this.itersPerEpoch = (int) Checks.positive("itersPerEpoch", itersPerEpoch);
+            return this;
+        }
+
+        /** Epochs of the run. */
+        public Builder maxEpoch(int maxEpoch) {
+            this.maxEpoch = (int) Checks.positive("maxEpoch", maxEpoch);
+            return this;
+        }
+
+        /** How active sub-networks are drawn (default {@link GyroSelection#PERMUTATION}). */
+        public Builder selection(GyroSelection selection) {
+            this.selection = Checks.notNull("selection", selection);
+            return this;
+        }
+
+        /**
+         * The options.
+         *
+         * @throws IllegalArgumentException if {@code tau > sigma}, or if the run is known and has fewer
+         *     steps than {@code sigma} (see {@link GyroSchedule#iterNum})
+         */
+        public GyroDropoutOptions build() {
+            GyroSchedule.checkSigmaTau(sigma, tau);
+            if (itersPerEpoch > 0 && maxEpoch > 0) {
+                GyroSchedule.iterNum(itersPerEpoch, maxEpoch, sigma, tau);
+            }
+            return new GyroDropoutOptions(this);
+        }
+    }
+}

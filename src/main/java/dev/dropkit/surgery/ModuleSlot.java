@@ -1,0 +1,210 @@
+package dev.dropkit.surgery;
+
+import java.lang.reflect.Array;
+import java.lang.reflect.Field;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import org.bytedeco.pytorch.Module;
+
+/**
+ * Where one child module lives: its parent, its registered name, its dotted path from the root, and
+ * every Java reference to it (a field, a list slot or an array slot of the parent). A slot with no
+ * Java reference is "native-only": its module sits in a libtorch container (for example a
+ * {@code SequentialImpl}) whose C++ {@code forward} would never call a Java replacement.
+ */
+public final class ModuleSlot {
+    private final Module parent;
+    private final String name;
+    private final String path;
+    private final Module module;
+    private final List<Holder> holders = new ArrayList<>();
+
+    ModuleSlot(Module parent, String name, String path, Module module) {
+        this.parent = parent;
+        this.name = name;
+        this.path = path;
+        this.module = module;
+    }
+
+    /** Dotted path from the root, as in {@code named_modules()} ({@code "layer1.0.conv1"}). */
+    public String path() {
+        return path;
+    }
+
+    /** Name the module is registered under in its parent. */
+    public String name() {
+        return name;
+    }
+
+    /** The parent module (a Java object for Java-held slots, a libtorch view otherwise). */
+    public Module parent() {
+        return parent;
+    }
+
+    /**
+     * The module: the Java object the parent holds, or a non-owning libtorch view when the slot is
+     * native-only (then {@code instanceof} checks on Java classes fail; use {@link #nativeType()}).
+     */
+    public Module module() {
+        return module;
+    }
+
+    /** libtorch's type name of the module, e.g. {@code torch::nn::DropoutImpl} or the name given to {@code Module(String)}. */
+    public String nativeType() {
+        return module.name().getString();
+    }
+
+    /** Whether a Java field, list or array of the parent refers to the module. */
+    public boolean javaHeld() {
+        return !holders.isEmpty();
+    }
+
+    /** Human descriptions of the Java references, e.g. {@code field Net.drop} or {@code list Net.blocks[3]}. */
+    public List<String> references() {
+        List<String> out = new ArrayList<>();
+        holders.forEach(h -> out.add(h.toString()));
+        return Collections.unmodifiableList(out);
+    }
+
+    void addHolder(Holder holder) {
+        holders.add(holder);
+    }
+
+    /**
+     * Why {@code replacement} cannot take this slot's place, or null if it can: every Java reference must
+     * be able to hold it, and there must be at least one.
+     */
+    String whyNotReplaceableBy(Class<?> replacement) {
+        if (holders.isEmpty()) {
+            return "no Java field or list holds it (it lives in a native container, whose C++ forward cannot call a"
+                    + " Java module); hold it in a Java field or list instead";
+        }
+        for (Holder h : holders) {
+            if (!h.accepts(replacement)) {
+                return h instanceof ListHolder
+                        ? h + " is an unmodifiable list; hold replaceable children in a mutable list (e.g. ArrayList)"
+                        : h + " has type " + h.type().getSimpleName() + ", which cannot hold a "
+                                + replacement.getSimpleName() + "; declare it with a wider type (e.g. Module)";
+            }
+        }
+        return null;
+    }
+
+    /** Swaps in {@code replacement}: re-registers it under the same name and updates every Java reference. */
+    void replace(Module replacement) {
+        String why = whyNotReplaceableBy(replacement.getClass());
+        if (why != null) {
+            throw new IllegalStateException(path + ": " + why);
+        }
+        parent.unregister_module(name);
+        parent.register_module(name, replacement);
+        for (Holder h : holders) {
+            h.set(replacement);
+        }
+    }
+
+    /** One Java reference to the module. */
+    abstract static sealed class Holder permits FieldHolder, ListHolder, ArrayHolder {
+        abstract Class<?> type();
+
+        abstract void set(Module value);
+
+        boolean accepts(Class<?> c) {
+            return type().isAssignableFrom(c);
+        }
+    }
+
+    static final class FieldHolder extends Holder {
+        private final Object owner;
+        private final Field field;
+
+        FieldHolder(Object owner, Field field) {
+            this.owner = owner;
+            this.field = field;
+        }
+
+        @Override
+        Class<?> type() {
+            return field.getType();
+        }
+
+        @Override
+        void set(Module value) {
+            try {
+                field.set(owner, value);
+            } catch (IllegalAccessException e) {
+                throw new IllegalStateException("cannot write " + this + ": " + e.getMessage(), e);
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "field " + field.getDeclaringClass().getSimpleName() + "." + field.getName();
+        }
+    }
+
+    static final class ListHolder extends Holder {
+        private final Field field;
+        private final List<Object> list;
+        private final int index;
+
+        ListHolder(Field field, List<Object> list, int index) {
+            this.field = field;
+            this.list = list;
+            this.index = index;
+        }
+
+        @Override
+        Class<?> type() {
+            return Module.class; // element types are erased; the list is trusted to hold modules
+        }
+
+        @Override
+        boolean accepts(Class<?> c) {
+            try {
+                list.set(index, list.get(index)); // probes writability without changing anything
+                return true;
+            } catch (UnsupportedOperationException e) {
+                return false;
+            }
+        }
+
+        @Override
+        void set(Module value) {
+            list.set(index, value);
+        }
+
+        @Override
+        public String toString() {
+            return "list " + field.getDeclaringClass().getSimpleName() + "." + field.getName() + "[" + index + "]";
+        }
+    }
+
+    static final class ArrayHolder extends Holder {
+        private final Field field;
+        private final Object array;
+        private final int index;
+
+        ArrayHolder(Field field, Object array, int index) {
+            this.field = field;
+            this.array = array;
+            this.index = index;
+        }
+
+        @Override
+        Class<?> type() {
+            return array.getClass().getComponentType();
+        }
+
+        @Override
+        void set(Module value) {
+            Array.set(array, index, value);
+        }
+
+        @Override
+        public String toString() {
+            return "array " + field.getDeclaringClass().getSimpleName() + "." + field.getName() + "[" + index + "]";
+        }
+    }
+}

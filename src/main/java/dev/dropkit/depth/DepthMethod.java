@@ -20,7 +20,9 @@ public enum DepthMethod {
      * branch, adds the result into the shortcut's rows), so it is faster than no stochastic depth. The
      * output is the same as {@link #SAMPLE}'s for branches without batch statistics; a BatchNorm inside
      * the branch sees only the kept samples, so its batch statistics (and running statistics) are
-     * computed over those. Opt-in for that reason.
+     * computed over those. Opt-in for that reason. On the CPU its branches see a different batch size at
+     * almost every step, so oneDNN compiles a convolution kernel per size: raise
+     * {@code ONEDNN_PRIMITIVE_CACHE_CAPACITY} (e.g. to 16384) so they stay cached.
      */
     SAMPLE_FAST("sample_fast");
 

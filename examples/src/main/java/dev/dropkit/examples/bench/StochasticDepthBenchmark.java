@@ -30,6 +30,10 @@ import picocli.CommandLine.Option;
 /**
  * Training-step time (forward + backward + SGD step) of a small ResNet with stochastic depth, relative
  * to the same network without it, measured in one run, interleaved, as the median of paired ratios.
+ *
+ * <p>On the CPU, run the fast mode with {@code ONEDNN_PRIMITIVE_CACHE_CAPACITY=16384}: its branches see a
+ * new batch size at almost every step, and oneDNN's default cache of 1024 convolution primitives thrashes
+ * (see native-notes/onednn-primitive-cache-and-varying-batch-sizes.md).
  */
 @Command(name = "stochastic-depth", mixinStandardHelpOptions = true,
         description = "Stochastic depth vs none: training-step time of a small ResNet, as ratios measured in one run.")
@@ -73,7 +77,9 @@ public final class StochasticDepthBenchmark implements Callable<Integer> {
         Device dev = Devices.parse(device);
         ResNet.Layout lay = ResNet.Layout.valueOf(layout.trim().toUpperCase(Locale.ROOT));
         List<DropDistribution> dists = distributions.stream().map(DropDistribution::parse).toList();
-        System.out.println(TorchInfo.describe().replace("\n", "; ") + "; device " + Devices.describe(dev));
+        String cache = System.getenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY");
+        System.out.println(TorchInfo.describe().replace("\n", "; ") + "; device " + Devices.describe(dev)
+                + "; ONEDNN_PRIMITIVE_CACHE_CAPACITY " + (cache == null ? "unset (1024)" : cache));
         System.out.printf(Locale.ROOT, "%s, width %d, %dx%dx3 inputs, batch %d; training step = forward + backward +"
                 + " SGD step; median of %d reps x %d steps after %d warm-up rep;%n"
                 + "ratio = median over reps of (time / time of the same network without stochastic depth, measured"

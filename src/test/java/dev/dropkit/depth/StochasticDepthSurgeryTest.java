@@ -13,6 +13,7 @@ import dev.dropkit.core.Seeds;
 import dev.dropkit.core.Tensors;
 import dev.dropkit.data.TensorBatches;
 import dev.dropkit.surgery.SurgeryReport;
+import dev.dropkit.testing.NativeScopePerTest;
 import dev.dropkit.testing.TestDevices;
 import dev.dropkit.train.Optimizers;
 import dev.dropkit.train.Progress;
@@ -23,7 +24,6 @@ import dev.dropkit.train.TrainingContext;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.InputArchive;
 import org.bytedeco.pytorch.Module;
@@ -31,25 +31,15 @@ import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.OutputArchive;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
+@ExtendWith(NativeScopePerTest.class)
 class StochasticDepthSurgeryTest {
-    PointerScope scope;
 
-    @BeforeEach
-    void open() {
-        scope = new PointerScope();
-    }
-
-    @AfterEach
-    void close() {
-        scope.close();
-    }
 
     /** ResNet-50's layout (16 Bottlenecks) at width 2: tiny, but every path and projection is there. */
     static ResNet tinyResNet50(long seed) {

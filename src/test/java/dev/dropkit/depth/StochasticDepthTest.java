@@ -12,6 +12,7 @@ import dev.dropkit.core.Devices;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.Tensors;
 import dev.dropkit.depth.TestBlocks.AffineBlock;
+import dev.dropkit.testing.NativeScopePerTest;
 import dev.dropkit.testing.TestDevices;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
@@ -19,26 +20,16 @@ import org.bytedeco.pytorch.LinearImpl;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
+@ExtendWith(NativeScopePerTest.class)
 class StochasticDepthTest {
     static final int N = 20_000; // samples for keep-fraction statistics: sigma = sqrt(p(1-p)/N) <= 0.0036
-    PointerScope scope;
 
-    @BeforeEach
-    void open() {
-        scope = new PointerScope();
-    }
-
-    @AfterEach
-    void close() {
-        scope.close();
-    }
 
     /**
      * Every output row is exactly the shortcut (dropped) or exactly shortcut + scale * branch (kept), and the

@@ -9,33 +9,23 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.Tensors;
+import dev.dropkit.testing.NativeScopePerTest;
 import dev.dropkit.testing.TestDevices;
-import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
+@ExtendWith(NativeScopePerTest.class)
 class DropGradOpsTest {
     static final long N = 1L << 21; // 2,097,152 elements
-    PointerScope scope;
 
-    @BeforeEach
-    void open() {
-        scope = new PointerScope();
-    }
-
-    @AfterEach
-    void close() {
-        scope.close();
-    }
 
     /** A stand-in gradient in [1, 2): never zero, so a zero after DropGrad means exactly "dropped". */
     static Tensor gradient(Device dev, long... shape) {

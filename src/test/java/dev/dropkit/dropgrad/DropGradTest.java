@@ -11,6 +11,7 @@ import dev.dropkit.core.Seeds;
 import dev.dropkit.core.Tensors;
 import dev.dropkit.data.TensorBatches;
 import dev.dropkit.schedule.Schedule;
+import dev.dropkit.testing.NativeScopePerTest;
 import dev.dropkit.testing.TestDevices;
 import dev.dropkit.train.EpochMetrics;
 import dev.dropkit.train.Optimizers;
@@ -42,26 +43,16 @@ import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.StepLR;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.function.Executable;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
+@ExtendWith(NativeScopePerTest.class)
 class DropGradTest {
-    PointerScope scope;
 
-    @BeforeEach
-    void open() {
-        scope = new PointerScope();
-    }
-
-    @AfterEach
-    void close() {
-        scope.close();
-    }
 
     /**
      * Two linear layers with tanh (no ReLU, so no gradient element is exactly zero: a zero after DropGrad

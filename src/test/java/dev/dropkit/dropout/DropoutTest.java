@@ -8,34 +8,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.Tensors;
+import dev.dropkit.testing.NativeScopePerTest;
 import dev.dropkit.testing.TestDevices;
-import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.LinearImpl;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
+@ExtendWith(NativeScopePerTest.class)
 class DropoutTest {
     static final long N = 1L << 21; // 2,097,152 elements: >= 1e6 as the statistics need
-    PointerScope scope;
 
-    @BeforeEach
-    void open() {
-        scope = new PointerScope();
-    }
-
-    @AfterEach
-    void close() {
-        scope.close();
-    }
 
     static Tensor ones(Device dev, long n) {
         return torch.ones(new long[] {n}, Tensors.options(torch.ScalarType.Float, dev));

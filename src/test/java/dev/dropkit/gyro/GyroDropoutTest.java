@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.Tensors;
 import dev.dropkit.dropout.Dropout;
+import dev.dropkit.testing.NativeScopePerTest;
 import dev.dropkit.testing.TestDevices;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -21,7 +22,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.DropoutImpl;
@@ -32,25 +32,15 @@ import org.bytedeco.pytorch.OutputArchive;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
+@ExtendWith(NativeScopePerTest.class)
 class GyroDropoutTest {
-    PointerScope scope;
 
-    @BeforeEach
-    void open() {
-        scope = new PointerScope();
-    }
-
-    @AfterEach
-    void close() {
-        scope.close();
-    }
 
     static GyroDropoutOptions.Builder opts(double p, int sigma, int tau, int itersPerEpoch, int maxEpoch) {
         return GyroDropoutOptions.builder().p(p).sigma(sigma).tau(tau).itersPerEpoch(itersPerEpoch).maxEpoch(maxEpoch);

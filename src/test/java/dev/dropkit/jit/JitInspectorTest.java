@@ -69,6 +69,19 @@ class JitInspectorTest {
         assertEquals(3, r.dropoutTotal(), r.toJson());
     }
 
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("dev.dropkit.testing.TestDevices#names")
+    void loadsOntoTheRequestedDevice(String name) throws IOException {
+        org.bytedeco.pytorch.Device device = dev.dropkit.testing.TestDevices.device(name);
+        JitModule m = JitModels.load(dir.resolve("resnet_scripted.pt"), device);
+        for (org.bytedeco.pytorch.Tensor t : JitTensors.namedParameters(m).values()) {
+            assertEquals(device.is_cuda(), t.is_cuda());
+        }
+        for (org.bytedeco.pytorch.Tensor t : JitTensors.namedBuffers(m).values()) {
+            assertEquals(device.is_cuda(), t.is_cuda());
+        }
+    }
+
     @Test
     void unmangleStripsPrefixAndMangles() {
         assertEquals("torch.nn.modules.dropout.Dropout",
@@ -82,6 +95,7 @@ class JitInspectorTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> JitModels.load(missing, Devices.cpu()));
         assertTrue(e.getMessage().contains("missing.pt"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> JitModels.load(tmp, Devices.cpu()));
         Path text = Files.writeString(tmp.resolve("text.pt"), "not a model");
         IOException io = assertThrows(IOException.class, () -> JitModels.load(text, Devices.cpu()));
         assertTrue(io.getMessage().contains("text.pt"), io.getMessage());

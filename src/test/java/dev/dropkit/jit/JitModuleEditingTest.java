@@ -76,4 +76,54 @@ class JitModuleEditingTest {
         a.define("def dk_probe(self) -> int:\n    return 1\n");
         assertTrue(b.find_method("dk_probe").has_value(), "methods are per type too");
     }
+
+    /**
+     * Graphs are editable from Java: a constant inserted before a traced {@code aten::dropout} and
+     * wired in as its {@code p} changes what the method computes, and the change is saved. A module
+     * that already ran keeps its executor's cached plan, so edit before the first forward (or reload).
+     */
+    @Test
+    void tracedDropoutRateCanBeRewiredInTheGraph(@TempDir Path tmp) throws IOException {
+        JitModule used = JitModels.load(dir.resolve("mlp_traced.pt"), Devices.cpu());
+        used.train(false);
+        Tensor probe = torch.ones(64, 16);
+        Tensor once = used.forward(new IValueVector(new IValue(probe))).toTensor();
+        Tensor twice = used.forward(new IValueVector(new IValue(probe))).toTensor();
+        assertTrue(!torch.equal(once, twice), "a model traced in training mode drops even after eval()");
+
+        JitModule m = JitModels.load(dir.resolve("mlp_traced.pt"), Devices.cpu());
+        assertEquals(3, rewireDropoutToZero(m));
+        Tensor x = torch.randn(8, 16);
+        Tensor first = m.forward(new IValueVector(new IValue(x))).toTensor();
+        Tensor second = m.forward(new IValueVector(new IValue(x))).toTensor();
+        assertTrue(torch.equal(first, second), "p = 0 everywhere: deterministic");
+        Path saved = tmp.resolve("rewired.pt");
+        m.save(saved.toString());
+        JitModule back = JitModels.load(saved, Devices.cpu());
+        assertTrue(torch.equal(first, back.forward(new IValueVector(new IValue(x))).toTensor()));
+
+        // the module that already ran: edited graph, saved and reloaded, is deterministic too
+        assertEquals(3, rewireDropoutToZero(used));
+        used.save(tmp.resolve("used.pt").toString());
+        JitModule usedBack = JitModels.load(tmp.resolve("used.pt"), Devices.cpu());
+        assertTrue(torch.equal(first, usedBack.forward(new IValueVector(new IValue(x))).toTensor()));
+    }
+
+    private static int rewireDropoutToZero(JitModule m) {
+        int rewired = 0;
+        for (JitModule sub : JitInspector.namedModules(m).values()) {
+            org.bytedeco.pytorch.Graph g = sub.get_method("forward").graph();
+            org.bytedeco.pytorch.Block block = g.block();
+            org.bytedeco.pytorch.JitNode end = block.return_node();
+            for (org.bytedeco.pytorch.JitNode n = block.nodes().front(); n.address() != end.address(); n = n.next()) {
+                if (n.kind().toQualString().getString().equals("aten::dropout")) {
+                    g.setInsertPoint(n);
+                    n.replaceInput(1, g.insertConstant(new IValue(0.0)));
+                    rewired++;
+                }
+            }
+            g.lint();
+        }
+        return rewired;
+    }
 }

@@ -8,6 +8,7 @@ import dev.dropkit.examples.bench.StochasticDepthBenchmark;
 import dev.dropkit.examples.depth.StochasticDepthExample;
 import dev.dropkit.examples.dropgrad.DropGradExample;
 import dev.dropkit.examples.gyro.GyroDropoutExample;
+import dev.dropkit.examples.jit.JitCommand;
 import dev.dropkit.examples.data.MakeSubset;
 import dev.dropkit.examples.notebook.DropoutNotebookDemo;
 import picocli.CommandLine;
@@ -21,7 +22,7 @@ import picocli.CommandLine.Command;
         description = "The dropout family of regularizers for libtorch on the JVM.",
         subcommands = {DropoutNotebookDemo.class, GyroDropoutExample.class, DropGradExample.class,
             StochasticDepthExample.class, SmokeDemo.class, InfoCommand.class, DropkitCli.Data.class,
-            DropkitCli.Bench.class, CommandLine.HelpCommand.class})
+            DropkitCli.Bench.class, JitCommand.class, CommandLine.HelpCommand.class})
 public final class DropkitCli {
 
     /** Benchmarks that print ratios against a native baseline measured in the same run. */

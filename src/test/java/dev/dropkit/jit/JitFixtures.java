@@ -1,0 +1,81 @@
+package dev.dropkit.jit;
+
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Generates the TorchScript fixtures with Debian's PyTorch ({@code /usr/bin/python3}; CI installs
+ * {@code python3-torch}). Tests that need them are skipped, with the reason, where it is missing.
+ */
+public final class JitFixtures {
+    public static final Path PYTHON = Path.of("/usr/bin/python3");
+
+    private JitFixtures() {}
+
+    /** True when {@code /usr/bin/python3} exists and imports torch. */
+    public static boolean torchAvailable() {
+        if (!Files.isExecutable(PYTHON)) {
+            return false;
+        }
+        try {
+            return run(null, "-c", "import torch").exitCode == 0;
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /** Skips the calling test unless Debian's PyTorch is there. */
+    public static void assumeTorch() {
+        assumeTrue(Files.isExecutable(PYTHON), "skipped: /usr/bin/python3 is missing (install python3-torch)");
+        assumeTrue(torchAvailable(), "skipped: /usr/bin/python3 cannot import torch (install python3-torch)");
+    }
+
+    /** Runs make_models.py into {@code dir}: mlp_scripted.pt, resnet_scripted.pt, mlp_traced.pt. */
+    public static void generate(Path dir) throws IOException {
+        assumeTorch();
+        Result r = run(null, script().toString(), dir.toString());
+        if (r.exitCode != 0) {
+            throw new IOException("make_models.py failed (" + r.exitCode + "):\n" + r.output);
+        }
+    }
+
+    /** The fixture script on the test class path. */
+    public static Path script() {
+        try {
+            return Path.of(JitFixtures.class.getResource("/jit/make_models.py").toURI());
+        } catch (URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Runs Debian's python with {@code args}, feeding {@code stdin} when not null. */
+    public static Result run(String stdin, String... args) throws IOException {
+        String[] cmd = new String[args.length + 1];
+        cmd[0] = PYTHON.toString();
+        System.arraycopy(args, 0, cmd, 1, args.length);
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        if (stdin != null) {
+            p.getOutputStream().write(stdin.getBytes(StandardCharsets.UTF_8));
+        }
+        p.getOutputStream().close();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        try {
+            if (!p.waitFor(120, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new IOException("python timed out: " + String.join(" ", cmd));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(e);
+        }
+        return new Result(p.exitValue(), out);
+    }
+
+    public record Result(int exitCode, String output) {}
+}

@@ -1,0 +1,107 @@
+package dev.dropkit.jit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.dropkit.core.Devices;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.bytedeco.pytorch.JitModule;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class JitInspectorTest {
+    @TempDir
+    static Path dir;
+
+    @BeforeAll
+    static void makeModels() throws IOException {
+        JitFixtures.generate(dir);
+    }
+
+    @Test
+    void scriptedMlpShowsModulesAndEveryDropout() throws IOException {
+        JitModule m = JitModels.load(dir.resolve("mlp_scripted.pt"), Devices.cpu());
+        JitInspector.Report r = JitInspector.inspect(m);
+        assertEquals("", r.modules().get(0).path());
+        assertEquals("Mlp", r.modules().get(0).type());
+        assertTrue(r.modules().contains(new JitInspector.ModuleInfo("drop1", "torch.nn.modules.dropout.Dropout")),
+                r.modules().toString());
+        assertTrue(r.modules().contains(new JitInspector.ModuleInfo("fc3", "torch.nn.modules.linear.Linear")),
+                r.modules().toString());
+        assertEquals(6, r.modules().size());
+        // two nn.Dropout forwards plus the functional F.dropout in Mlp.forward, each reaching
+        // torch.nn.functional.dropout, whose graph holds both branches of its `inplace` flag
+        assertEquals(Map.of("aten::dropout", 3, "aten::dropout_", 3), r.dropoutCounts());
+        assertTrue(r.dropoutNodes().contains(new JitInspector.DropoutNode("aten::dropout", "", "forward", "torch.nn.functional.dropout")));
+        assertTrue(r.dropoutNodes().contains(new JitInspector.DropoutNode("aten::dropout", "drop2", "forward", "torch.nn.functional.dropout")));
+        assertEquals(List.of(), r.residualBlocks());
+        String json = r.toJson();
+        assertTrue(json.contains("\"dropoutCounts\": {\"aten::dropout\": 3, \"aten::dropout_\": 3}"), json);
+        assertTrue(json.contains("{\"path\": \"drop1\", \"type\": \"torch.nn.modules.dropout.Dropout\"}"), json);
+    }
+
+    @Test
+    void resnetBlocksAreFoundByUnmangledName() throws IOException {
+        JitModule m = JitModels.load(dir.resolve("resnet_scripted.pt"), Devices.cpu());
+        JitInspector.Report r = JitInspector.inspect(m);
+        List<String> blocks = r.residualBlocks().stream().map(JitInspector.ModuleInfo::path).toList();
+        assertEquals(List.of("layer1.0", "layer1.1", "layer2.0"), blocks);
+        // the fixture's BasicBlock is torchvision's when installed, else defined in __main__ (no package)
+        assertTrue(r.residualBlocks().get(0).type().matches("(?:.*\\.)?BasicBlock"), r.residualBlocks().toString());
+        for (JitInspector.ModuleInfo info : r.modules()) {
+            assertTrue(!info.type().contains("mangle") && !info.type().startsWith("__torch__"), info.toString());
+        }
+        assertEquals(0, r.dropoutTotal());
+        assertEquals(List.of(), JitInspector.inspect(m, java.util.regex.Pattern.compile("nothing")).residualBlocks());
+    }
+
+    @Test
+    void tracedModelsKeepTheirDropoutNodes() throws IOException {
+        JitModule m = JitModels.load(dir.resolve("mlp_traced.pt"), Devices.cpu());
+        JitInspector.Report r = JitInspector.inspect(m);
+        // tracing in training mode records the two module dropouts and the functional one
+        assertEquals(3, r.dropoutTotal(), r.toJson());
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("dev.dropkit.testing.TestDevices#names")
+    void loadsOntoTheRequestedDevice(String name) throws IOException {
+        org.bytedeco.pytorch.Device device = dev.dropkit.testing.TestDevices.device(name);
+        JitModule m = JitModels.load(dir.resolve("resnet_scripted.pt"), device);
+        for (org.bytedeco.pytorch.Tensor t : JitTensors.namedParameters(m).values()) {
+            assertEquals(device.is_cuda(), t.is_cuda());
+        }
+        for (org.bytedeco.pytorch.Tensor t : JitTensors.namedBuffers(m).values()) {
+            assertEquals(device.is_cuda(), t.is_cuda());
+        }
+    }
+
+    @Test
+    void unmangleStripsPrefixAndMangles() {
+        assertEquals("torch.nn.modules.dropout.Dropout",
+                JitInspector.unmangle("__torch__.torch.nn.modules.dropout.___torch_mangle_12.Dropout"));
+        assertEquals("a.B", JitInspector.unmangle("a.B"));
+    }
+
+    @Test
+    void badFilesAreJavaExceptionsNamingTheFile(@TempDir Path tmp) throws IOException {
+        Path missing = tmp.resolve("missing.pt");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> JitModels.load(missing, Devices.cpu()));
+        assertTrue(e.getMessage().contains("missing.pt"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> JitModels.load(tmp, Devices.cpu()));
+        Path text = Files.writeString(tmp.resolve("text.pt"), "not a model");
+        IOException io = assertThrows(IOException.class, () -> JitModels.load(text, Devices.cpu()));
+        assertTrue(io.getMessage().contains("text.pt"), io.getMessage());
+        byte[] full = Files.readAllBytes(dir.resolve("mlp_scripted.pt"));
+        Path truncated = Files.write(tmp.resolve("truncated.pt"), java.util.Arrays.copyOf(full, full.length / 2));
+        IOException t = assertThrows(IOException.class, () -> JitModels.load(truncated, Devices.cpu()));
+        assertTrue(t.getMessage().contains("truncated.pt"), t.getMessage());
+    }
+}

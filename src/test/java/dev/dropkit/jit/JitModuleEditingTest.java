@@ -68,9 +68,9 @@ class JitModuleEditingTest {
         JitModule b = mods.get("layer1.1");
         assertEquals(a.type().address(), b.type().address());
         a.register_buffer("dk_rate", torch.ones(1));
-        assertTrue(b.hasattr("dk_rate"));
-        RuntimeException e = assertThrows(RuntimeException.class, () -> m.save(tmp.resolve("bad.pt").toString()));
-        assertTrue(e.getMessage().contains("Unknown IValue type for pickling"), e.getMessage());
+        assertTrue(b.hasattr("dk_rate"), "the attribute slot appears on every instance of the type");
+        // Saving now reads b's unset slot: usually "Unknown IValue type for pickling", but it is undefined
+        // behaviour and once crashed the JVM inside Pickler::pushIValue, so it is not exercised here.
         b.register_buffer("dk_rate", torch.ones(1));
         m.save(tmp.resolve("good.pt").toString());
         a.define("def dk_probe(self) -> int:\n    return 1\n");

@@ -16,18 +16,21 @@ import java.util.concurrent.TimeUnit;
 public final class JitFixtures {
     public static final Path PYTHON = Path.of("/usr/bin/python3");
 
+    private static Boolean torchAvailable;
+    private static Path generated;
+
     private JitFixtures() {}
 
-    /** True when {@code /usr/bin/python3} exists and imports torch. */
-    public static boolean torchAvailable() {
-        if (!Files.isExecutable(PYTHON)) {
-            return false;
+    /** True when {@code /usr/bin/python3} exists and imports torch (asked once per JVM: importing torch takes seconds). */
+    public static synchronized boolean torchAvailable() {
+        if (torchAvailable == null) {
+            try {
+                torchAvailable = Files.isExecutable(PYTHON) && run(null, "-c", "import torch").exitCode == 0;
+            } catch (IOException e) {
+                torchAvailable = false;
+            }
         }
-        try {
-            return run(null, "-c", "import torch").exitCode == 0;
-        } catch (IOException e) {
-            return false;
-        }
+        return torchAvailable;
     }
 
     /** Skips the calling test unless Debian's PyTorch is there. */
@@ -36,12 +39,28 @@ public final class JitFixtures {
         assumeTrue(torchAvailable(), "skipped: /usr/bin/python3 cannot import torch (install python3-torch)");
     }
 
-    /** Runs make_models.py into {@code dir}: mlp_scripted.pt, resnet_scripted.pt, mlp_traced.pt. */
-    public static void generate(Path dir) throws IOException {
+    /**
+     * Puts mlp_scripted.pt, resnet_scripted.pt and mlp_traced.pt into {@code dir}. make_models.py runs
+     * once per JVM; later calls copy its archives, so every test class gets files of its own to write beside.
+     */
+    public static synchronized void generate(Path dir) throws IOException {
         assumeTorch();
-        Result r = run(null, script().toString(), dir.toString());
-        if (r.exitCode != 0) {
-            throw new IOException("make_models.py failed (" + r.exitCode + "):\n" + r.output);
+        if (generated == null) {
+            Path out = Files.createTempDirectory("dropkit-jit-fixtures");
+            Result r = run(null, script().toString(), out.toString());
+            if (r.exitCode != 0) {
+                throw new IOException("make_models.py failed (" + r.exitCode + "):\n" + r.output);
+            }
+            out.toFile().deleteOnExit(); // registered first, deleted last, once empty
+            try (var files = Files.list(out)) {
+                files.forEach(f -> f.toFile().deleteOnExit());
+            }
+            generated = out;
+        }
+        try (var files = Files.list(generated)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                Files.copy(f, dir.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
         }
     }
 

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.data.TensorBatches;
+import dev.dropkit.testing.Blobs;
 import dev.dropkit.train.EpochMetrics;
 import dev.dropkit.train.Optimizers;
 import dev.dropkit.train.TrainableModel;
@@ -18,7 +19,6 @@ import java.nio.file.Path;
 import java.util.List;
 import org.bytedeco.pytorch.LinearImpl;
 import org.bytedeco.pytorch.Module;
-import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.BeforeAll;
@@ -31,15 +31,14 @@ class GyroDropoutCallbackTest {
     static Tensor xTest;
     static Tensor yTest;
 
-    /** Four Gaussian blobs in 8-D, as in TrainerTest. */
+    /** The shared four-blob data set. */
     @BeforeAll
     static void data() {
-        Seeds.seed(7);
-        Tensor centers = torch.randn(4, 8).mul(new Scalar(2));
-        yTrain = torch.randint(4, new long[] {512});
-        xTrain = centers.index_select(0, yTrain).add(torch.randn(512, 8));
-        yTest = torch.randint(4, new long[] {256});
-        xTest = centers.index_select(0, yTest).add(torch.randn(256, 8));
+        Blobs blobs = Blobs.fourInEightD();
+        xTrain = blobs.xTrain();
+        yTrain = blobs.yTrain();
+        xTest = blobs.xTest();
+        yTest = blobs.yTest();
     }
 
     /** A model whose Gyro Dropout leaves the run's length to the loop. */

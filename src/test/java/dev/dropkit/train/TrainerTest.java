@@ -8,6 +8,7 @@ import dev.dropkit.core.Devices;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.data.TensorBatches;
 import dev.dropkit.dropout.Dropout;
+import dev.dropkit.testing.Blobs;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,15 +29,14 @@ class TrainerTest {
     static Tensor xTest;
     static Tensor yTest;
 
-    /** Four Gaussian blobs in 8-D: learnable in a few steps, not trivially. */
+    /** The shared four-blob data set. */
     @BeforeAll
     static void data() {
-        Seeds.seed(7);
-        Tensor centers = torch.randn(4, 8).mul(new Scalar(2));
-        yTrain = torch.randint(4, new long[] {512});
-        xTrain = centers.index_select(0, yTrain).add(torch.randn(512, 8));
-        yTest = torch.randint(4, new long[] {256});
-        xTest = centers.index_select(0, yTest).add(torch.randn(256, 8));
+        Blobs blobs = Blobs.fourInEightD();
+        xTrain = blobs.xTrain();
+        yTrain = blobs.yTrain();
+        xTest = blobs.xTest();
+        yTest = blobs.yTest();
     }
 
     static final class Net extends Module {

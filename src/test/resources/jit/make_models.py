@@ -3,8 +3,12 @@
 Usage: /usr/bin/python3 make_models.py OUT_DIR
 
 Writes mlp_scripted.pt (nn.Dropout modules plus a functional F.dropout), resnet_scripted.pt
-(BasicBlock residual blocks; torchvision's when installed, a look-alike otherwise) and
-mlp_traced.pt (torch.jit.trace of a model with dropout). Seeds are fixed so runs agree.
+(BasicBlock residual blocks; torchvision's when installed, a look-alike otherwise), mlp_traced.pt
+(torch.jit.trace of a model with dropout), resnet_traced.pt (the BasicBlock net traced in eval mode),
+and with torchvision: bottleneck_scripted.pt (torchvision Bottleneck blocks and an nn.Dropout2d),
+convnext_sd_scripted.pt (torchvision ConvNeXt CNBlocks, which hold torchvision.ops.StochasticDepth) and
+mlp_mobile.ptl (a lite-interpreter file, which TorchScript's loader must reject cleanly).
+Seeds are fixed so runs agree.
 """
 import os
 import sys
@@ -67,6 +71,36 @@ class TinyResNet(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
+class TinyBottleneckNet(nn.Module):
+    def __init__(self):
+        from torchvision.models.resnet import Bottleneck
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.drop = nn.Dropout2d(0.1)
+        self.layer1 = nn.Sequential(Bottleneck(16, 4), Bottleneck(16, 4))
+        down = nn.Sequential(nn.Conv2d(16, 32, 1, 2, bias=False), nn.BatchNorm2d(32))
+        self.layer2 = nn.Sequential(Bottleneck(16, 8, 2, down), Bottleneck(32, 8))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = self.layer2(self.layer1(self.drop(self.stem(x))))
+        return self.fc(torch.flatten(self.pool(x), 1))
+
+
+class TinyConvNeXt(nn.Module):
+    def __init__(self):
+        from torchvision.models.convnext import CNBlock
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 4, 4)
+        self.blocks = nn.Sequential(*[CNBlock(8, 1e-6, 0.05 * (i + 1)) for i in range(3)])
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = self.blocks(self.stem(x))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(0)
@@ -74,6 +108,14 @@ def main(out):
     torch.jit.script(TinyResNet().eval()).save(os.path.join(out, "resnet_scripted.pt"))
     traced = torch.jit.trace(Mlp().train(), torch.randn(2, 16), check_trace=False)
     traced.save(os.path.join(out, "mlp_traced.pt"))
+    torch.jit.trace(TinyResNet().eval(), torch.randn(2, 3, 16, 16)).save(os.path.join(out, "resnet_traced.pt"))
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        return
+    torch.jit.script(TinyBottleneckNet().eval()).save(os.path.join(out, "bottleneck_scripted.pt"))
+    torch.jit.script(TinyConvNeXt().eval()).save(os.path.join(out, "convnext_sd_scripted.pt"))
+    torch.jit.script(Mlp().eval())._save_for_lite_interpreter(os.path.join(out, "mlp_mobile.ptl"))
 
 
 if __name__ == "__main__":

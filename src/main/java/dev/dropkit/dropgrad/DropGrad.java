@@ -440,6 +440,15 @@ public final class DropGrad {
             return build(named);
         }
 
+        /**
+         * Resolves the rules against a TorchScript model's parameters, by their dotted names: DropGrad
+         * treats a model loaded with {@link dev.dropkit.jit.JitModels#load} exactly like a Java one.
+         */
+        public DropGrad build(org.bytedeco.pytorch.JitModule model) {
+            Checks.notNull("model", model);
+            return build(dev.dropkit.jit.JitModels.namedParameters(model));
+        }
+
         /** Resolves the rules against parameters numbered {@code "0"}, {@code "1"}, ... (an optimizer's, say). */
         public DropGrad build(TensorVector parameters) {
             Checks.notNull("parameters", parameters);

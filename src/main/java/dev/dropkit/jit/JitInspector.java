@@ -130,6 +130,9 @@ public final class JitInspector {
                 residual.add(info);
             }
             for (String method : methodNames(m)) {
+                if (method.startsWith(JitGraphs.PREFIX)) {
+                    continue; // dropkit's own rewritten calls, not the model's dropout
+                }
                 Method meth = m.get_method(method);
                 Graph graph = meth.graph();
                 collect(graph.block(), e.getKey(), method, "", new java.util.HashSet<>(), nodes);
@@ -230,7 +233,7 @@ public final class JitInspector {
         onStack.remove(name);
     }
 
-    private static String quote(String s) {
+    static String quote(String s) {
         StringBuilder sb = new StringBuilder("\"");
         for (char c : s.toCharArray()) {
             switch (c) {

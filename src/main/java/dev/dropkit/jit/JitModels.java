@@ -66,6 +66,15 @@ public final class JitModels {
         return new JitTrainable(module);
     }
 
+    /**
+     * The model's parameters by dotted name, in libtorch's order; the tensors share storage with the
+     * model (what {@code DropGrad.builder().build(...)} and optimizers take).
+     */
+    public static java.util.Map<String, Tensor> namedParameters(JitModule module) {
+        Checks.notNull("module", module);
+        return JitTensors.namedParameters(module);
+    }
+
     static String firstLine(String message) {
         if (message == null) {
             return "(no message)";

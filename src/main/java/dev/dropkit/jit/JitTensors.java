@@ -64,6 +64,34 @@ final class JitTensors {
         for (Map.Entry<String, Tensor> e : namedBuffers(module).entrySet()) {
             archive.write(e.getKey(), e.getValue(), true);
         }
+        for (Map.Entry<String, JitModule> e : JitInspector.namedModules(module).entrySet()) {
+            for (String attr : dropkitScalars(e.getValue())) {
+                archive.write(key(e.getKey(), attr), e.getValue().attr(attr));
+            }
+        }
+    }
+
+    /**
+     * The scalar attributes dropkit's rewrites added (counters such as a Gyro Dropout site's step):
+     * checkpoints carry them beside the buffers, so a resumed run continues the same schedule.
+     */
+    static java.util.List<String> dropkitScalars(JitModule m) {
+        java.util.List<String> out = new java.util.ArrayList<>();
+        var type = m.type();
+        for (long i = 0, n = type.numAttributes(); i < n; i++) {
+            String name = type.getAttributeName(i).getString();
+            if (name.startsWith(JitGraphs.PREFIX)) {
+                org.bytedeco.pytorch.IValue v = m.attr(name);
+                if (v.isInt() || v.isDouble() || v.isBool()) {
+                    out.add(name);
+                }
+            }
+        }
+        return out;
+    }
+
+    private static String key(String path, String attr) {
+        return "dropkit-attr:" + (path.isEmpty() ? "" : path + ".") + attr;
     }
 
     /** Reads in place: libtorch's {@code InputArchive::read} copies into the module's own tensors. */
@@ -73,6 +101,14 @@ final class JitTensors {
         }
         for (Map.Entry<String, Tensor> e : namedBuffers(module).entrySet()) {
             archive.read(e.getKey(), e.getValue(), true);
+        }
+        for (Map.Entry<String, JitModule> e : JitInspector.namedModules(module).entrySet()) {
+            for (String attr : dropkitScalars(e.getValue())) {
+                org.bytedeco.pytorch.IValue v = new org.bytedeco.pytorch.IValue();
+                if (archive.try_read(key(e.getKey(), attr), v)) {
+                    e.getValue().setattr(attr, v);
+                }
+            }
         }
     }
 }

@@ -40,7 +40,8 @@ public final class JitFixtures {
     }
 
     /**
-     * Puts mlp_scripted.pt, resnet_scripted.pt and mlp_traced.pt into {@code dir}. make_models.py runs
+     * Puts the archives of make_models.py (mlp_scripted.pt, resnet_scripted.pt, mlp_traced.pt, resnet_traced.pt and,
+     * with torchvision, bottleneck_scripted.pt, convnext_sd_scripted.pt, mlp_mobile.ptl) into {@code dir}. It runs
      * once per JVM; later calls copy its archives, so every test class gets files of its own to write beside.
      */
     public static synchronized void generate(Path dir) throws IOException {
@@ -62,6 +63,41 @@ public final class JitFixtures {
                 Files.copy(f, dir.resolve(f.getFileName()), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
             }
         }
+    }
+
+    private static Boolean torchvisionAvailable;
+    private static Path zoo;
+
+    /** Skips the calling test, with the reason, unless {@code /usr/bin/python3} imports torchvision. */
+    public static synchronized void assumeTorchvision() throws IOException {
+        assumeTorch();
+        if (torchvisionAvailable == null) {
+            torchvisionAvailable = run(null, "-c", "import torchvision").exitCode() == 0;
+        }
+        assumeTrue(torchvisionAvailable, "skipped: /usr/bin/python3 cannot import torchvision (install python3-torchvision)");
+    }
+
+    /**
+     * Real torchvision models exported by make_zoo.py (about 110 MB, made once per JVM, never copied):
+     * resnet18_scripted.pt, resnet18_traced.pt, efficientnet_b0_scripted.pt, mobilenet_v3_small_traced.pt.
+     * Tests must not write into this directory.
+     */
+    public static synchronized Path zoo(String name) throws IOException {
+        assumeTorchvision();
+        if (zoo == null) {
+            Path out = Files.createTempDirectory("dropkit-jit-zoo");
+            Path script = script().resolveSibling("make_zoo.py");
+            Result r = run(null, script.toString(), out.toString());
+            if (r.exitCode != 0) {
+                throw new IOException("make_zoo.py failed (" + r.exitCode + "):\n" + r.output);
+            }
+            out.toFile().deleteOnExit();
+            try (var files = Files.list(out)) {
+                files.forEach(f -> f.toFile().deleteOnExit());
+            }
+            zoo = out;
+        }
+        return zoo.resolve(name);
     }
 
     /** The fixture script on the test class path. */

@@ -1,0 +1,229 @@
+package dev.dropkit.jit;
+
+import static dev.dropkit.jit.JitDropoutRewriteTest.fwd;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.dropkit.core.Devices;
+import dev.dropkit.depth.StochasticDepthOptions;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.regex.Pattern;
+import org.bytedeco.pytorch.JitModule;
+import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Residual blocks -> stochastic depth in TorchScript graphs, and retuning torchvision's own module. */
+class JitDepthRewriteTest {
+    @TempDir
+    static Path dir;
+
+    @BeforeAll
+    static void makeModels() throws IOException {
+        JitFixtures.generate(dir);
+    }
+
+    static JitModule load(String name) throws IOException {
+        return JitModels.load(dir.resolve(name), Devices.cpu());
+    }
+
+    static StochasticDepthOptions options(double rate, String distribution, String method, String scaling) {
+        return StochasticDepthOptions.builder().dropRate(rate).distribution(distribution).method(method)
+                .scaling(scaling).build();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"resnet_scripted.pt", "resnet_traced.pt", "bottleneck_scripted.pt"})
+    void everyBlockIsRewrittenAndInvertedEvalIsBitIdentical(String name) throws IOException {
+        if (name.startsWith("bottleneck")) {
+            JitFixtures.assumeTorchvision();
+        }
+        JitModule original = load(name);
+        JitModule m = load(name);
+        JitRewriteReport r = JitRewrites.stochasticDepth(m, options(0.2, "linear", "sample", "inverted"));
+        int blocks = name.startsWith("bottleneck") ? 4 : 3;
+        assertEquals(blocks, r.count(), r.toJson());
+        assertEquals("aten::add_", r.changes().get(0).site());
+        for (int i = 0; i < blocks; i++) {
+            JitModule block = JitInspector.namedModules(m).get(r.changes().get(i).module());
+            assertEquals(((i + 1) / (double) blocks) * 0.2, block.attr("dropkit_depth_rate").toDouble(), 0.0,
+                    "linear rate of block " + i);
+        }
+        original.eval();
+        m.eval();
+        Tensor x = torch.randn(4, 3, 16, 16);
+        assertTrue(torch.equal(fwd(original, x), fwd(m, x)), "inverted stochastic depth leaves evaluation alone");
+    }
+
+    /**
+     * Per sample, a training forward of the rewritten block is either the block without its branch
+     * (relu(shortcut), dropped) or exactly the original block's output (kept: Composer scaling does not
+     * scale in training), and the keep fraction is 1 - rate within 5 sigma.
+     */
+    @Test
+    void samplewiseKeepsOrDropsEachSampleAndMatchesTheRate() throws IOException {
+        JitModule original = JitInspector.namedModules(load("resnet_scripted.pt")).get("layer1.1");
+        JitModule model = load("resnet_scripted.pt");
+        JitRewrites.stochasticDepth(model, options(0.3, "uniform", "sample", "composer"));
+        JitModule block = JitInspector.namedModules(model).get("layer1.1");
+        original.train(true);
+        block.train(true);
+        int n = 400;
+        torch.manual_seed(11);
+        Tensor x = torch.randn(n, 8, 4, 4);
+        Tensor full = fwd(original, x);
+        Tensor y = fwd(block, x);
+        Tensor dropped = torch.relu(x);
+        Tensor isKept = y.eq(full).flatten(1, 3).all(1);
+        Tensor isDropped = y.eq(dropped).flatten(1, 3).all(1);
+        assertTrue(torch.equal(isKept.logical_or(isDropped), torch.ones_like(isKept)),
+                "every sample is exactly kept or exactly dropped");
+        double keep = isKept.to(torch.ScalarType.Float).mean().item_double();
+        assertEquals(0.7, keep, 5 * Math.sqrt(0.7 * 0.3 / n), "keep fraction");
+
+        // Composer evaluation: relu(x + (1 - rate) * branch), the branch computed from the block's own layers
+        block.eval();
+        Map<String, JitModule> mods = JitInspector.namedModules(model);
+        Tensor branch = fwd(mods.get("layer1.1.bn2"), fwd(mods.get("layer1.1.conv2"),
+                torch.relu(fwd(mods.get("layer1.1.bn1"), fwd(mods.get("layer1.1.conv1"), x)))));
+        Tensor expected = torch.relu(x.add(branch.mul(new Scalar(1.0 - 0.3))));
+        assertTrue(torch.equal(expected, fwd(block, x)), "eval = shortcut + (1 - rate) * branch");
+    }
+
+    @Test
+    void blockwiseDropsTheWholeBatchTogether() throws IOException {
+        JitModule original = JitInspector.namedModules(load("resnet_scripted.pt")).get("layer1.1");
+        JitModule model = load("resnet_scripted.pt");
+        JitRewrites.stochasticDepth(model, options(0.4, "uniform", "block", "composer"));
+        JitModule block = JitInspector.namedModules(model).get("layer1.1");
+        original.train(true);
+        block.train(true);
+        torch.manual_seed(2);
+        int calls = 300;
+        int droppedCalls = 0;
+        for (int i = 0; i < calls; i++) {
+            Tensor x = torch.randn(4, 8, 4, 4);
+            Tensor y = fwd(block, x);
+            boolean kept = torch.equal(y, fwd(original, x));
+            boolean dropped = torch.equal(y, torch.relu(x));
+            assertTrue(kept ^ dropped, "call " + i + ": the whole batch is kept or dropped");
+            droppedCalls += dropped ? 1 : 0;
+        }
+        assertEquals(0.4, droppedCalls / (double) calls, 5 * Math.sqrt(0.4 * 0.6 / calls));
+    }
+
+    @Test
+    void warmupStartsAtRateZeroAndCountsSteps() throws IOException {
+        JitModule original = JitInspector.namedModules(load("resnet_scripted.pt")).get("layer1.1");
+        JitModule model = load("resnet_scripted.pt");
+        JitRewrites.stochasticDepth(model, options(0.9, "uniform", "sample", "composer"), JitInspector.DEFAULT_BLOCKS, 10);
+        JitModule block = JitInspector.namedModules(model).get("layer1.1");
+        original.train(true);
+        block.train(true);
+        Tensor x = torch.randn(64, 8, 4, 4);
+        assertTrue(torch.equal(fwd(original, x), fwd(block, x)), "step 0 of the warm-up: rate 0");
+        for (int i = 1; i < 10; i++) {
+            fwd(block, x);
+        }
+        assertEquals(10, block.attr("dropkit_depth_step").toInt());
+        assertTrue(!torch.equal(fwd(original, x), fwd(block, x)), "after the warm-up, rate 0.9 drops");
+        assertThrows(IllegalArgumentException.class, () -> JitRewrites.stochasticDepth(load("resnet_scripted.pt"),
+                StochasticDepthOptions.builder().dropRate(0.1).warmup(0.2).build()));
+    }
+
+    @Test
+    void savedModelReloadsWithItsRatesAndTrainsInPython(@TempDir Path tmp) throws IOException {
+        JitModule m = load("resnet_scripted.pt");
+        JitRewrites.stochasticDepth(m, options(0.5, "linear", "sample", "inverted"));
+        Path saved = tmp.resolve("sd.pt");
+        m.save(saved.toString());
+        JitModule back = JitModels.load(saved, Devices.cpu());
+        m.train(true);
+        back.train(true);
+        Tensor x = torch.randn(8, 3, 16, 16);
+        torch.manual_seed(9);
+        Tensor a = fwd(m, x);
+        torch.manual_seed(9);
+        Tensor b = fwd(back, x);
+        assertTrue(torch.equal(a, b), "same seed, same drops after the reload");
+        JitFixtures.Result r = JitFixtures.run("""
+                import torch
+                m = torch.jit.load('%s')
+                torch.manual_seed(0)
+                m.train()
+                opt = torch.optim.SGD(m.parameters(), lr=0.01)
+                x = torch.randn(256, 3, 8, 8)
+                loss = m(x).pow(2).mean()
+                loss.backward()
+                opt.step()
+                print('rate', getattr(m.layer2, '0').dropkit_depth_rate)  # loaded Sequentials do not index
+                blk = getattr(m.layer1, '1')
+                blk.dropkit_depth_inverted = False  # retunable from Python: the state is plain attributes
+                x = torch.randn(256, 8, 8, 8)
+                with torch.no_grad():
+                    blk.dropkit_depth_rate = 0.0
+                    kept = blk(x)
+                    blk.dropkit_depth_rate = 1.0
+                    dropped = blk(x)
+                    blk.dropkit_depth_rate = 0.5
+                    y = blk(x)
+                k = (y == kept).flatten(1).all(1)
+                d = (y == dropped).flatten(1).all(1)
+                print('exact', bool((k | d).all()), 'kept', int(k.sum()))
+                """.formatted(saved), "-");
+        assertEquals(0, r.exitCode(), r.output());
+        assertTrue(r.output().contains("rate 0.5") && r.output().contains("exact True"), r.output());
+        int kept = Integer.parseInt(r.output().replaceAll("(?s).*kept (\\d+).*", "$1"));
+        assertEquals(128, kept, 5 * Math.sqrt(256 * 0.25), "Python keeps about half the samples at rate 0.5");
+    }
+
+    @Test
+    void torchvisionStochasticDepthModulesAreRetuned(@TempDir Path tmp) throws IOException {
+        JitFixtures.assumeTorchvision();
+        JitModule original = load("convnext_sd_scripted.pt");
+        JitModule m = load("convnext_sd_scripted.pt");
+        JitRewriteReport r = JitRewrites.stochasticDepth(m, options(0.3, "linear", "block", "composer"));
+        assertEquals(3, r.count(), r.toJson());
+        for (int i = 0; i < 3; i++) {
+            JitModule sd = JitInspector.namedModules(m).get("blocks." + i + ".stochastic_depth");
+            assertEquals(((i + 1) / 3.0) * 0.3, sd.attr("p").toDouble(), 0.0);
+            assertEquals("batch", sd.attr("mode").toStringRef().getString());
+        }
+        original.eval();
+        m.eval();
+        Tensor x = torch.randn(2, 3, 16, 16);
+        assertTrue(torch.equal(fwd(original, x), fwd(m, x)));
+        Path saved = tmp.resolve("retuned.pt");
+        m.save(saved.toString());
+        JitFixtures.Result py = JitFixtures.run("""
+                import torch
+                m = torch.jit.load('%s')
+                sd = [getattr(m.blocks, str(i)).stochastic_depth for i in range(3)]
+                print([round(s.p, 6) for s in sd], sd[0].mode)
+                """.formatted(saved), "-");
+        assertEquals(0, py.exitCode(), py.output());
+        assertTrue(py.output().contains("[0.1, 0.2, 0.3] batch"), py.output());
+    }
+
+    @Test
+    void noMatchingBlockIsAnErrorNamingThePattern() throws IOException {
+        JitRewriteException e = assertThrows(JitRewriteException.class,
+                () -> JitRewrites.stochasticDepth(load("mlp_scripted.pt"), options(0.1, "linear", "sample", "composer")));
+        assertTrue(e.getMessage().contains("BasicBlock|Bottleneck"), e.getMessage());
+        JitRewriteException none = assertThrows(JitRewriteException.class, () -> JitRewrites.stochasticDepth(
+                load("resnet_scripted.pt"), options(0.1, "linear", "sample", "composer"), Pattern.compile("Nope"), 0));
+        assertTrue(none.getMessage().contains("/Nope/"), none.getMessage());
+        // a matched class whose forward has no residual addition is reported, not guessed at
+        JitRewriteException conv = assertThrows(JitRewriteException.class, () -> JitRewrites.stochasticDepth(
+                load("resnet_scripted.pt"), options(0.1, "linear", "sample", "composer"), Pattern.compile(".*Conv2d"), 0));
+        assertTrue(conv.getMessage().contains("no residual addition"), conv.getMessage());
+    }
+}

@@ -4,6 +4,7 @@ import dev.dropkit.gyro.GyroDropoutOptions;
 import dev.dropkit.gyro.GyroSchedule;
 import dev.dropkit.gyro.GyroSelection;
 import org.bytedeco.pytorch.JitModule;
+import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
 
 /**
@@ -53,10 +54,9 @@ final class GyroRewrite implements DropoutSites.Rewrite {
         JitGraphs.intAttribute(m, fn + "_step", 0);
         JitGraphs.intAttribute(m, fn + "_cursor", 0);
         m.register_buffer(fn + "_masks", torch.zeros(0));
-        m.register_buffer(fn + "_order", torch.zeros(new long[] {0}, new org.bytedeco.pytorch.TensorOptions(
-                new org.bytedeco.pytorch.ScalarTypeOptional(torch.ScalarType.Long))));
-        m.register_buffer(fn + "_active", torch.zeros(new long[] {0}, new org.bytedeco.pytorch.TensorOptions(
-                new org.bytedeco.pytorch.ScalarTypeOptional(torch.ScalarType.Long))));
+        // index buffers must be int64 from the start: a checkpoint read into them keeps their dtype
+        m.register_buffer(fn + "_order", torch.zeros(new long[] {0}, new TensorOptions(torch.ScalarType.Long)));
+        m.register_buffer(fn + "_active", torch.zeros(new long[] {0}, new TensorOptions(torch.ScalarType.Long)));
     }
 
     @Override

@@ -1,6 +1,8 @@
 package dev.dropkit.jit;
 
 import static dev.dropkit.testing.StdoutCapture.capture;
+
+import dev.dropkit.testing.StdoutCapture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -45,5 +47,48 @@ class JitCommandTest {
         capture(() -> assertEquals(2, DropkitCli.run("jit", "inspect", tmp.resolve("nope.pt").toString())));
         Path junk = Files.writeString(tmp.resolve("junk.pt"), "junk");
         capture(() -> assertEquals(1, DropkitCli.run("jit", "inspect", junk.toString())));
+    }
+
+    @Test
+    void rewriteWritesTheArchiveAndPrintsAJsonReport(@TempDir Path tmp) throws IOException {
+        Path out = tmp.resolve("out.pt");
+        String json = capture(() -> assertEquals(0, DropkitCli.run("jit", "rewrite", dir.resolve("resnet_scripted.pt").toString(),
+                "-o", out.toString(), "--stochastic-depth", "rate=0.2,distribution=linear,method=sample,scaling=inverted")));
+        assertTrue(Files.isRegularFile(out), json);
+        assertTrue(json.contains("\"rewrite\": \"stochastic-depth\"") && json.contains("\"count\": 3"), json);
+        assertTrue(json.contains("\"module\": \"layer2.0\""), json);
+        assertTrue(json.trim().startsWith("{") && json.trim().endsWith("}"), json);
+        assertEquals(3, JitInspector.namedModules(JitModels.load(out, dev.dropkit.core.Devices.cpu())).values().stream()
+                .filter(m -> m.hasattr("dropkit_depth_rate")).count());
+
+        Path gyro = tmp.resolve("gyro.pt");
+        String g = capture(() -> assertEquals(0, DropkitCli.run("jit", "rewrite", dir.resolve("mlp_scripted.pt").toString(),
+                "-o", gyro.toString(), "--gyro-dropout", "sigma=8,tau=4,iters-per-epoch=10")));
+        assertTrue(g.contains("\"rewrite\": \"gyro-dropout\"") && g.contains("\"count\": 3"), g);
+        String d = capture(() -> assertEquals(0, DropkitCli.run("jit", "rewrite", dir.resolve("mlp_traced.pt").toString(),
+                "-o", tmp.resolve("classic.pt").toString(), "--dropout", "mode=classic,modules=drop.*")));
+        assertTrue(d.contains("\"count\": 2"), d);
+    }
+
+    @Test
+    void rewriteExitCodes(@TempDir Path tmp) throws IOException {
+        String mlp = dir.resolve("mlp_scripted.pt").toString();
+        String out = tmp.resolve("o.pt").toString();
+        // 2: bad arguments
+        capture(() -> assertEquals(2, DropkitCli.run("jit", "rewrite", mlp, "-o", out, "--gyro-dropout", "sigma=8,tau=4")));
+        capture(() -> assertEquals(2, DropkitCli.run("jit", "rewrite", mlp, "-o", out, "--gyro-dropout",
+                "sigma=8,tau=4,iters-per-epoch=10,colour=red")));
+        capture(() -> assertEquals(2, DropkitCli.run("jit", "rewrite", mlp, "-o", out, "--dropout", "p=1.5")));
+        capture(() -> assertEquals(2, DropkitCli.run("jit", "rewrite", mlp, "-o", out, "--stochastic-depth", "rate=0.1,method=zigzag")));
+        capture(() -> assertEquals(2, DropkitCli.run("jit", "rewrite", mlp, "-o", out)));
+        capture(() -> assertEquals(2, DropkitCli.run("jit", "rewrite", tmp.resolve("missing.pt").toString(), "-o", out,
+                "--dropout", "p=0.1")));
+        // 1: a model it cannot load or rewrite
+        Path junk = Files.writeString(tmp.resolve("junk.pt"), "junk");
+        capture(() -> assertEquals(1, DropkitCli.run("jit", "rewrite", junk.toString(), "-o", out, "--dropout", "p=0.1")));
+        String err = StdoutCapture.captureErr(() -> assertEquals(1, DropkitCli.run("jit", "rewrite", mlp, "-o", out,
+                "--stochastic-depth", "rate=0.1")));
+        assertTrue(err.contains("no residual block"), err);
+        assertTrue(!Files.exists(tmp.resolve("o.pt")), "nothing is written when the rewrite fails");
     }
 }

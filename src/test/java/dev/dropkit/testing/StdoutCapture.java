@@ -20,4 +20,17 @@ public final class StdoutCapture {
         }
         return buf.toString(StandardCharsets.UTF_8);
     }
+
+    /** Runs {@code body} with standard error redirected and returns what it printed there. */
+    public static String captureErr(Runnable body) {
+        PrintStream old = System.err;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
+        try {
+            body.run();
+        } finally {
+            System.setErr(old);
+        }
+        return buf.toString(StandardCharsets.UTF_8);
+    }
 }

@@ -108,6 +108,22 @@ class JitTrainingTest {
         } catch (IOException e) {
             assertTrue(e.getMessage().contains("mlp_mobile.ptl"), e.getMessage());
         }
+        // a bytecode-only file (what lite-interpreter exports hold without their TorchScript sources)
+        Path bytecodeOnly = tmp.resolve("bytecode_only.ptl");
+        try (var zip = new java.util.zip.ZipFile(mobile.toFile()); // PyTorch's zips have data descriptors
+                var out = new java.util.zip.ZipOutputStream(Files.newOutputStream(bytecodeOnly))) {
+            for (var e : java.util.Collections.list(zip.entries())) {
+                if (!e.getName().contains("/code/")) {
+                    out.putNextEntry(new java.util.zip.ZipEntry(e.getName()));
+                    try (var in = zip.getInputStream(e)) {
+                        in.transferTo(out);
+                    }
+                    out.closeEntry();
+                }
+            }
+        }
+        IOException lite = assertThrows(IOException.class, () -> JitModels.load(bytecodeOnly, Devices.cpu()));
+        assertTrue(lite.getMessage().contains("bytecode_only.ptl"), lite.getMessage());
         byte[] full = Files.readAllBytes(mobile);
         Path cut = Files.write(tmp.resolve("cut.ptl"), java.util.Arrays.copyOf(full, full.length / 3));
         IOException e = assertThrows(IOException.class, () -> JitModels.load(cut, Devices.cpu()));

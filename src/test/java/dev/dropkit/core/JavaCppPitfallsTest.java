@@ -95,6 +95,16 @@ class JavaCppPitfallsTest {
         assertTrue(all.get("seq.d").name().getString().contains("DropoutImpl"));
     }
 
+    /** native-notes/tensoroptions-from-scalartypeoptional-is-float.md */
+    @Test
+    void tensorOptionsFromAScalarTypeOptionalLoseTheDtype() {
+        Tensor viaOptional = torch.zeros(new long[] {1},
+                new org.bytedeco.pytorch.TensorOptions(new org.bytedeco.pytorch.ScalarTypeOptional(torch.ScalarType.Long)));
+        Tensor direct = torch.zeros(new long[] {1}, new org.bytedeco.pytorch.TensorOptions(torch.ScalarType.Long));
+        assertEquals(torch.ScalarType.Float, viaOptional.scalar_type().intern(), "the optional is silently ignored");
+        assertEquals(torch.ScalarType.Long, direct.scalar_type().intern());
+    }
+
     @Test
     void tensorsReadFromAContainerAreViewsIntoIt() {
         TensorVector v = new TensorVector();

@@ -4,6 +4,7 @@ import dev.dropkit.examples.SmokeDemo;
 import dev.dropkit.examples.bench.DropGradBenchmark;
 import dev.dropkit.examples.bench.DropoutBenchmark;
 import dev.dropkit.examples.bench.GyroDropoutBenchmark;
+import dev.dropkit.examples.bench.JitBenchmark;
 import dev.dropkit.examples.bench.StochasticDepthBenchmark;
 import dev.dropkit.examples.depth.StochasticDepthExample;
 import dev.dropkit.examples.dropgrad.DropGradExample;
@@ -28,7 +29,7 @@ public final class DropkitCli {
     /** Benchmarks that print ratios against a native baseline measured in the same run. */
     @Command(name = "bench", mixinStandardHelpOptions = true,
             description = "Benchmarks against libtorch baselines measured in the same run.",
-            subcommands = {DropoutBenchmark.class, GyroDropoutBenchmark.class, DropGradBenchmark.class,
+            subcommands = {DropoutBenchmark.class, GyroDropoutBenchmark.class, DropGradBenchmark.class, JitBenchmark.class,
                 StochasticDepthBenchmark.class})
     static final class Bench {}
 

@@ -48,6 +48,15 @@ public final class DropkitCli {
     /** Runs the CLI and returns its exit status (for tests). */
     public static int run(String... args) {
         CommandLine cli = new CommandLine(new DropkitCli()).setCaseInsensitiveEnumValuesAllowed(true);
+        // a bad value found while running (an option combination the library rejects) is a usage error:
+        // say what it is and exit 2, without a stack trace
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            if (e instanceof IllegalArgumentException) {
+                commandLine.getErr().println("dropkit " + commandLine.getCommandName() + ": " + e.getMessage());
+                return 2;
+            }
+            throw e;
+        });
         if (args.length == 0) {
             cli.usage(System.out);
             return 0;

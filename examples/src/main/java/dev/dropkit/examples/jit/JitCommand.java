@@ -30,7 +30,7 @@ import picocli.CommandLine.Parameters;
 /** {@code dropkit jit ...}: TorchScript models exported from Python. */
 @Command(name = "jit", mixinStandardHelpOptions = true,
         description = "Work with TorchScript models exported from Python (torch.jit.script/trace).",
-        subcommands = {JitCommand.Inspect.class, JitCommand.Rewrite.class})
+        subcommands = {JitCommand.Inspect.class, JitCommand.Rewrite.class, JitTrainExample.class})
 public final class JitCommand {
     /**
      * Prints what a rewrite would act on. Exit codes follow the issue's CLI contract: 0 done, 2 bad

@@ -129,4 +129,29 @@ class JitTrainingTest {
         IOException e = assertThrows(IOException.class, () -> JitModels.load(cut, Devices.cpu()));
         assertTrue(e.getMessage().contains("cut.ptl"), e.getMessage());
     }
+
+    /** Both rewrites run where the model lives: masks, index buffers and the kept-sample draws on the device. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.MethodSource("dev.dropkit.testing.TestDevices#names")
+    void rewrittenModelsTrainOnTheirDevice(String name) throws IOException {
+        org.bytedeco.pytorch.Device device = dev.dropkit.testing.TestDevices.device(name);
+        JitModule mlp = JitModels.load(dir.resolve("mlp_scripted.pt"), device);
+        JitRewrites.gyroDropout(mlp, GyroDropoutOptions.builder().sigma(8).tau(4).itersPerEpoch(2).maxEpoch(4).build());
+        JitModule net = JitModels.load(dir.resolve("resnet_scripted.pt"), device);
+        JitRewrites.stochasticDepth(net, dev.dropkit.depth.StochasticDepthOptions.builder().dropRate(0.5)
+                .method("sample").build());
+        mlp.train(true);
+        net.train(true);
+        org.bytedeco.pytorch.TensorOptions on = dev.dropkit.core.Tensors.options(torch.ScalarType.Float, device);
+        for (int i = 0; i < 5; i++) {
+            fwd(mlp, torch.randn(new long[] {32, 16}, on)).square().sum().backward();
+            fwd(net, torch.randn(new long[] {8, 3, 16, 16}, on)).square().sum().backward();
+        }
+        Tensor masks = JitInspector.namedModules(mlp).get("drop1").attr("dropkit_gyro_0_masks").toTensor();
+        assertEquals(device.is_cuda(), masks.is_cuda());
+        assertEquals(5, JitInspector.namedModules(mlp).get("drop1").attr("dropkit_gyro_0_step").toInt());
+        for (Tensor p : JitModels.namedParameters(net).values()) {
+            assertTrue(p.grad().defined() && p.grad().is_cuda() == device.is_cuda());
+        }
+    }
 }

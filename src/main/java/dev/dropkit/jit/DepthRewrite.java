@@ -11,7 +11,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.pytorch.Block;
+import org.bytedeco.pytorch.BoolType;
 import org.bytedeco.pytorch.Graph;
+import org.bytedeco.pytorch.Type;
+import org.bytedeco.pytorch.ValueVector;
 import org.bytedeco.pytorch.IValue;
 import org.bytedeco.pytorch.JitModule;
 import org.bytedeco.pytorch.JitNode;
@@ -32,11 +37,17 @@ import org.bytedeco.pytorch.global.torch.TypeKind;
 final class DepthRewrite {
     static final String TORCHVISION_SD = "torchvision.ops.stochastic_depth.StochasticDepth";
     private static final Symbol VALUE = Symbol.attr("value");
+    private static final Symbol CALL_METHOD = Symbol.fromQualString("prim::CallMethod");
+    private static final Symbol NAME = Symbol.attr("name");
 
     private DepthRewrite() {}
 
     /** Where a block's residual addition is, or why it was not found. */
-    record Residual(JitNode add, Value branch, Value shortcut, String reason) {}
+    record Residual(JitNode add, Value branch, Value shortcut, String reason, String addKind) {
+        Residual(JitNode add, Value branch, Value shortcut, String reason) {
+            this(add, branch, shortcut, reason, add == null ? null : JitGraphs.kind(add));
+        }
+    }
 
     static JitRewriteReport apply(JitModule root, StochasticDepthOptions options, Pattern blocks, long warmupSteps) {
         Map<String, List<JitGraphs.Instance>> byType = JitGraphs.instancesByType(root);
@@ -91,34 +102,51 @@ final class DepthRewrite {
                     + " but " + skipped.get(0).reason()) + ") and for torchvision.ops.StochasticDepth modules (none)");
         }
         String fn = JitGraphs.PREFIX + "depth";
-        List<JitRewriteReport.Change> changes = new ArrayList<>();
         int count = order.size();
         for (int i = 0; i < count; i++) {
-            JitGraphs.Instance inst = order.get(i);
-            double rate = options.rateOfBlock(i, count);
-            JitModule m = inst.module();
-            JitGraphs.floatAttribute(m, fn + "_rate", rate);
+            JitModule m = order.get(i).module();
+            JitGraphs.floatAttribute(m, fn + "_rate", options.rateOfBlock(i, count));
+            JitGraphs.floatAttribute(m, fn + "_current", 0.0);
             JitGraphs.boolAttribute(m, fn + "_sample", options.method() != DepthMethod.BLOCK);
             JitGraphs.boolAttribute(m, fn + "_inverted", options.scaling() == DepthScaling.INVERTED);
             JitGraphs.intAttribute(m, fn + "_warmup_steps", warmupSteps);
             JitGraphs.intAttribute(m, fn + "_step", 0);
-            changes.add(new JitRewriteReport.Change(inst.path(), JitInspector.typeName(m), "forward",
-                    JitGraphs.kind(rewritable.get(typeOfPath.get(inst.path())).add()),
-                    "self." + fn + "(branch, shortcut): block " + (i + 1) + " of " + count + ", rate " + rate));
         }
+        Map<String, Boolean> skipsBranch = new HashMap<>();
         for (Map.Entry<String, Residual> e : rewritable.entrySet()) {
             JitModule rep = byType.get(e.getKey()).get(0).module();
             rep.define(SOURCE.replace("NAME", fn));
             Residual r = e.getValue();
             Graph graph = rep.get_method("forward").graph();
-            JitGraphs.replaceWithMethodCall(graph, r.add(), fn, JitGraphs.self(graph), r.branch(), r.shortcut());
+            boolean skips = options.method() == DepthMethod.BLOCK && skipBranchWhenDropped(graph, r, fn);
+            if (!skips) {
+                JitGraphs.replaceWithMethodCall(graph, r.add(), fn, JitGraphs.self(graph), r.branch(), r.shortcut());
+            }
             graph.lint();
+            skipsBranch.put(e.getKey(), skips);
+        }
+        List<JitRewriteReport.Change> changes = new ArrayList<>();
+        boolean allSkip = true;
+        for (int i = 0; i < count; i++) {
+            JitGraphs.Instance inst = order.get(i);
+            String key = typeOfPath.get(inst.path());
+            boolean skips = skipsBranch.get(key);
+            allSkip &= skips;
+            changes.add(new JitRewriteReport.Change(inst.path(), JitInspector.typeName(inst.module()), "forward",
+                    rewritable.get(key).addKind(), (skips
+                            ? "if self." + fn + "_skip(): self." + fn + "_dropped(shortcut) else: <branch>; self." + fn
+                                    + "_kept(branch, shortcut)"
+                            : "self." + fn + "(branch, shortcut)")
+                            + ": block " + (i + 1) + " of " + count + ", rate " + options.rateOfBlock(i, count)));
         }
         List<String> notes = new ArrayList<>();
-        notes.add(options.method() == DepthMethod.BLOCK
-                ? "block-wise: the whole batch keeps or drops the branch; in a TorchScript graph the branch is still"
-                        + " computed (and multiplied away), so unlike dropkit's Java modules this mode saves no time"
-                : "sample-wise: each sample keeps its branch with probability 1 - rate");
+        notes.add(options.method() != DepthMethod.BLOCK
+                ? "sample-wise: each sample keeps its branch with probability 1 - rate"
+                : allSkip ? "block-wise: the whole batch keeps or drops the branch; the branch's nodes were moved into"
+                        + " a prim::If, so a dropped branch is not computed at all"
+                : "block-wise: the whole batch keeps or drops the branch; where the branch's nodes are also used"
+                        + " elsewhere they could not be moved into a prim::If, and there the branch is computed and"
+                        + " multiplied away");
         if (options.method() == DepthMethod.SAMPLE_FAST) {
             notes.add("sample_fast runs as sample: computing the branch for kept samples only needs the branch as its"
                     + " own module, which a graph rewrite does not have");
@@ -218,6 +246,93 @@ final class DepthRewrite {
                     + " it, which a rewritten (out-of-place) addition would change");
         }
         return new Residual(add, branch, shortcut, null);
+    }
+
+    /**
+     * Block-wise: moves the branch's nodes into the "kept" block of a new {@code prim::If} on
+     * {@code self.dropkit_depth_skip()}, so a dropped branch is not computed (its BatchNorm statistics
+     * are not updated either, as in dropkit's Java module). Returns false, changing nothing, when a
+     * node of the branch is also used outside it.
+     */
+    private static boolean skipBranchWhenDropped(Graph graph, Residual r, String fn) {
+        List<JitNode> top = JitGraphs.nodes(graph.block());
+        Set<Long> inTop = new HashSet<>();
+        top.forEach(n -> inTop.add(n.address()));
+        // the branch's cone: top-level nodes it is computed from (constants stay where they are)
+        Set<Long> movable = new HashSet<>();
+        List<Value> work = new ArrayList<>(List.of(r.branch()));
+        while (!work.isEmpty()) {
+            JitNode def = work.remove(work.size() - 1).node();
+            if (!inTop.contains(def.address()) || JitGraphs.kind(def).equals("prim::Constant") || !movable.add(def.address())) {
+                continue;
+            }
+            for (long i = 0, k = def.inputs().size(); i < k; i++) {
+                work.add(def.input(i));
+            }
+        }
+        // keep only nodes whose every use is inside the cone or the addition itself
+        Map<Long, List<Long>> users = new HashMap<>(); // value address -> addresses of top-level users
+        for (JitNode n : top) {
+            for (JitNode inner : withSubNodes(n)) {
+                for (long i = 0, k = inner.inputs().size(); i < k; i++) {
+                    users.computeIfAbsent(inner.input(i).address(), a -> new ArrayList<>()).add(n.address());
+                }
+            }
+        }
+        JitNode ret = graph.block().return_node();
+        for (long i = 0, k = ret.inputs().size(); i < k; i++) {
+            users.computeIfAbsent(ret.input(i).address(), a -> new ArrayList<>()).add(ret.address());
+        }
+        boolean changed = true;
+        while (changed) {
+            changed = false;
+            for (JitNode n : top) {
+                if (!movable.contains(n.address())) {
+                    continue;
+                }
+                for (long i = 0, k = n.outputs().size(); i < k && movable.contains(n.address()); i++) {
+                    for (long user : users.getOrDefault(n.outputs().at(i).address(), List.of())) {
+                        if (user != r.add().address() && !movable.contains(user)) {
+                            movable.remove(n.address());
+                            changed = true;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        if (!movable.contains(r.branch().node().address())) {
+            return false;
+        }
+        Value self = JitGraphs.self(graph);
+        JitNode add = r.add();
+        JitNode skip = graph.create(CALL_METHOD, new ValueVector(self), 1);
+        skip.s_(NAME, new BytePointer(fn + "_skip"));
+        skip.output().setType(new Type.TypePtr(BoolType.get().get()));
+        skip.insertBefore(add);
+        JitNode ifNode = graph.create(Symbol.fromQualString("prim::If"), new ValueVector(skip.output()), 1);
+        ifNode.output().setType(add.output().type());
+        Block dropped = ifNode.addBlock();
+        Block kept = ifNode.addBlock();
+        ifNode.insertBefore(add);
+        JitNode drop = graph.create(CALL_METHOD, new ValueVector(self, r.shortcut()), 1);
+        drop.s_(NAME, new BytePointer(fn + "_dropped"));
+        drop.output().setType(add.output().type());
+        dropped.appendNode(drop);
+        dropped.registerOutput(drop.output());
+        for (JitNode n : top) {
+            if (movable.contains(n.address())) {
+                n.moveBefore(kept.return_node());
+            }
+        }
+        JitNode keep = graph.create(CALL_METHOD, new ValueVector(self, r.branch(), r.shortcut()), 1);
+        keep.s_(NAME, new BytePointer(fn + "_kept"));
+        keep.output().setType(add.output().type());
+        kept.appendNode(keep);
+        kept.registerOutput(keep.output());
+        add.output().replaceAllUsesWith(ifNode.output());
+        add.destroy();
+        return true;
     }
 
     private static List<JitNode> withSubNodes(JitNode n) {
@@ -321,5 +436,33 @@ final class DepthRewrite {
                 if self.NAME_inverted:
                     return shortcut + branch
                 return shortcut + branch * (1.0 - rate)
+
+            def NAME_skip(self) -> bool:
+                if not self.training:
+                    return False
+                rate = self.NAME_rate
+                warm = self.NAME_warmup_steps
+                if warm > 0:
+                    step = self.NAME_step
+                    if step < warm:
+                        rate = rate * step / warm
+                    self.NAME_step = step + 1
+                self.NAME_current = rate
+                if rate <= 0.0:
+                    return False
+                return float(torch.rand([1])) < rate
+
+            def NAME_dropped(self, shortcut: Tensor) -> Tensor:
+                return shortcut.clone()
+
+            def NAME_kept(self, branch: Tensor, shortcut: Tensor) -> Tensor:
+                if self.training:
+                    rate = self.NAME_current
+                    if self.NAME_inverted and rate > 0.0 and rate < 1.0:
+                        return shortcut + branch * (1.0 / (1.0 - rate))
+                    return shortcut + branch
+                if self.NAME_inverted:
+                    return shortcut + branch
+                return shortcut + branch * (1.0 - self.NAME_rate)
             """;
 }

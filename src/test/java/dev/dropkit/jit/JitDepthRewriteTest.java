@@ -98,12 +98,18 @@ class JitDepthRewriteTest {
         assertTrue(torch.equal(expected, fwd(block, x)), "eval = shortcut + (1 - rate) * branch");
     }
 
+    /**
+     * Block-wise, the whole batch keeps or drops the branch, and a dropped branch is not computed: its
+     * nodes sit in a prim::If, so its BatchNorm's running statistics do not move on a dropped call.
+     */
     @Test
-    void blockwiseDropsTheWholeBatchTogether() throws IOException {
+    void blockwiseDropsTheWholeBatchTogetherWithoutComputingTheBranch() throws IOException {
         JitModule original = JitInspector.namedModules(load("resnet_scripted.pt")).get("layer1.1");
         JitModule model = load("resnet_scripted.pt");
-        JitRewrites.stochasticDepth(model, options(0.4, "uniform", "block", "composer"));
+        JitRewriteReport r = JitRewrites.stochasticDepth(model, options(0.4, "uniform", "block", "composer"));
+        assertTrue(r.notes().get(0).contains("not computed at all"), r.toJson());
         JitModule block = JitInspector.namedModules(model).get("layer1.1");
+        Tensor runningMean = JitInspector.namedModules(model).get("layer1.1.bn1").attr("running_mean").toTensor();
         original.train(true);
         block.train(true);
         torch.manual_seed(2);
@@ -111,13 +117,52 @@ class JitDepthRewriteTest {
         int droppedCalls = 0;
         for (int i = 0; i < calls; i++) {
             Tensor x = torch.randn(4, 8, 4, 4);
+            Tensor before = runningMean.clone();
             Tensor y = fwd(block, x);
+            boolean statsMoved = !torch.equal(before, runningMean);
             boolean kept = torch.equal(y, fwd(original, x));
             boolean dropped = torch.equal(y, torch.relu(x));
             assertTrue(kept ^ dropped, "call " + i + ": the whole batch is kept or dropped");
+            assertEquals(kept, statsMoved, "call " + i + ": the branch ran exactly when it was kept");
             droppedCalls += dropped ? 1 : 0;
         }
         assertEquals(0.4, droppedCalls / (double) calls, 5 * Math.sqrt(0.4 * 0.6 / calls));
+        block.eval();
+        original.eval();
+        Tensor x = torch.randn(4, 8, 4, 4);
+        Map<String, JitModule> mods = JitInspector.namedModules(model);
+        Tensor branch = fwd(mods.get("layer1.1.bn2"), fwd(mods.get("layer1.1.conv2"),
+                torch.relu(fwd(mods.get("layer1.1.bn1"), fwd(mods.get("layer1.1.conv1"), x)))));
+        assertTrue(torch.equal(torch.relu(x.add(branch.mul(new Scalar(1.0 - 0.4)))), fwd(block, x)),
+                "Composer evaluation of the restructured block");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"resnet_traced.pt", "bottleneck_scripted.pt"})
+    void blockwiseRestructuringKeepsInvertedEvalBitIdentical(String name, @TempDir Path tmp) throws IOException {
+        if (name.startsWith("bottleneck")) {
+            JitFixtures.assumeTorchvision();
+        }
+        JitModule original = load(name);
+        JitModule m = load(name);
+        JitRewriteReport r = JitRewrites.stochasticDepth(m, options(0.5, "linear", "block", "inverted"));
+        assertTrue(r.notes().get(0).contains("not computed at all"), r.toJson());
+        original.eval();
+        m.eval();
+        Tensor x = torch.randn(2, 3, 16, 16);
+        assertTrue(torch.equal(fwd(original, x), fwd(m, x)));
+        m.train(true);
+        fwd(m, torch.randn(4, 3, 16, 16)).sum().backward();
+        Path saved = tmp.resolve("block.pt");
+        m.save(saved.toString());
+        JitFixtures.Result py = JitFixtures.run("""
+                import torch
+                m = torch.jit.load('%s')
+                m.train()
+                m(torch.randn(4, 3, 16, 16)).sum().backward()
+                print('ok')
+                """.formatted(saved), "-");
+        assertEquals(0, py.exitCode(), py.output());
     }
 
     @Test

@@ -48,7 +48,10 @@ public final class JitInspector {
 
     private JitInspector() {}
 
-    /** One module of the tree: {@code path} is "" for the root, dotted below it. */
+    /**
+     * One module of the tree: {@code path} is "" for the root, dotted below it. In
+     * {@link Report#dropkitMethods()} the second field is the name of a method a dropkit rewrite added.
+     */
     public record ModuleInfo(String path, String type) {}
 
     /**
@@ -65,12 +68,13 @@ public final class JitInspector {
      * {@code aten::dropout} and an {@code aten::dropout_} (one per branch of its {@code inplace} flag).
      */
     public record Report(List<ModuleInfo> modules, List<DropoutNode> dropoutNodes,
-            Map<String, Integer> dropoutCounts, List<ModuleInfo> residualBlocks) {
+            Map<String, Integer> dropoutCounts, List<ModuleInfo> residualBlocks, List<ModuleInfo> dropkitMethods) {
         public Report {
             modules = List.copyOf(modules);
             dropoutNodes = List.copyOf(dropoutNodes);
             dropoutCounts = java.util.Collections.unmodifiableMap(new TreeMap<>(dropoutCounts));
             residualBlocks = List.copyOf(residualBlocks);
+            dropkitMethods = List.copyOf(dropkitMethods);
         }
 
         /** All dropout-family nodes together. */
@@ -105,7 +109,13 @@ public final class JitInspector {
                 sb.append(j == 0 ? "\n" : ",\n").append("    {\"path\": ").append(quote(m.path()))
                         .append(", \"type\": ").append(quote(m.type())).append('}');
             }
-            return sb.append(residualBlocks.isEmpty() ? "]\n}" : "\n  ]\n}").toString();
+            sb.append(residualBlocks.isEmpty() ? "],\n" : "\n  ],\n").append("  \"dropkitMethods\": [");
+            for (int j = 0; j < dropkitMethods.size(); j++) {
+                ModuleInfo m = dropkitMethods.get(j);
+                sb.append(j == 0 ? "\n" : ",\n").append("    {\"path\": ").append(quote(m.path()))
+                        .append(", \"method\": ").append(quote(m.type())).append('}');
+            }
+            return sb.append(dropkitMethods.isEmpty() ? "]\n}" : "\n  ]\n}").toString();
         }
     }
 
@@ -121,6 +131,7 @@ public final class JitInspector {
         List<ModuleInfo> modules = new ArrayList<>();
         List<DropoutNode> nodes = new ArrayList<>();
         List<ModuleInfo> residual = new ArrayList<>();
+        List<ModuleInfo> dropkit = new ArrayList<>();
         Map<String, Integer> counts = new LinkedHashMap<>();
         for (Map.Entry<String, JitModule> e : namedModules(module).entrySet()) {
             JitModule m = e.getValue();
@@ -131,7 +142,8 @@ public final class JitInspector {
             }
             for (String method : methodNames(m)) {
                 if (method.startsWith(JitGraphs.PREFIX)) {
-                    continue; // dropkit's own rewritten calls, not the model's dropout
+                    dropkit.add(new ModuleInfo(e.getKey(), method)); // a rewrite already applied, not the model's dropout
+                    continue;
                 }
                 Method meth = m.get_method(method);
                 Graph graph = meth.graph();
@@ -141,7 +153,7 @@ public final class JitInspector {
         for (DropoutNode d : nodes) {
             counts.merge(d.kind(), 1, Integer::sum);
         }
-        return new Report(modules, nodes, counts, residual);
+        return new Report(modules, nodes, counts, residual, dropkit);
     }
 
     /**

@@ -68,6 +68,10 @@ class JitCommandTest {
         String d = capture(() -> assertEquals(0, DropkitCli.run("jit", "rewrite", dir.resolve("mlp_traced.pt").toString(),
                 "-o", tmp.resolve("classic.pt").toString(), "--dropout", "mode=classic,modules=drop.*")));
         assertTrue(d.contains("\"count\": 2"), d);
+        String inspected = capture(() -> assertEquals(0, DropkitCli.run("jit", "inspect", gyro.toString())));
+        assertTrue(inspected.contains("dropout nodes: 0"), inspected);
+        assertTrue(inspected.contains("dropkit rewrites already applied") && inspected.contains("drop1.dropkit_gyro_0"),
+                inspected);
     }
 
     @Test

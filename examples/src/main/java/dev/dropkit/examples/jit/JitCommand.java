@@ -84,6 +84,12 @@ public final class JitCommand {
             for (JitInspector.ModuleInfo m : report.residualBlocks()) {
                 System.out.println("  " + m.path() + "  " + m.type());
             }
+            if (!report.dropkitMethods().isEmpty()) {
+                System.out.println("dropkit rewrites already applied: " + report.dropkitMethods().size() + " method(s)");
+                for (JitInspector.ModuleInfo m : report.dropkitMethods()) {
+                    System.out.println("  " + (m.path().isEmpty() ? "(root)" : m.path()) + "." + m.type());
+                }
+            }
             return 0;
         }
     }

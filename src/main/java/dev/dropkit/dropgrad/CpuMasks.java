@@ -21,7 +21,7 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * {@code fmix} is a 32-bit bijective finalizer (Wellons' {@code lowbias32}); two keyed rounds keep masks
  * of different keys from being shifted copies of each other. The loop is plain int and float arithmetic
  * over Java arrays, which C2 vectorizes; elements past 2^31 use a key derived per 2^31-element segment.
- * It runs on the calling thread (splitting it over a second thread measured no faster on our 2-core VM).
+ * It runs on the calling thread (splitting it over a fork-join worker measured slower on our shared 2-core VM).
  *
  * <p>So the drop probability is {@code rate} rounded to a multiple of 2^-31 (the float uniforms used
  * before rounded it to 2^-24), and survivors are scaled by exactly {@code 1 / (1 - rate)}.

@@ -4,6 +4,7 @@ import dev.dropkit.core.Tensors;
 import dev.dropkit.ffm.TensorSegments;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.GeneratorOptional;
 import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -42,10 +43,15 @@ final class CpuMasks {
         }
     }
 
-    /** One 64-bit draw from libtorch's default CPU generator. */
+    /**
+     * One 64-bit draw from libtorch's default CPU generator ({@code from = Long.MIN_VALUE} and no {@code to}:
+     * all 64 bits, see native-notes). Its one-element tensor is freed before it returns.
+     */
     static long drawKey() {
-        Tensor t = Tensors.empty(ScalarType.Long, 1);
-        return t.random_(Long.MIN_VALUE, new LongOptional(), new GeneratorOptional()).item_long();
+        try (PointerScope ignored = new PointerScope()) {
+            Tensor t = Tensors.empty(ScalarType.Long, 1);
+            return t.random_(Long.MIN_VALUE, new LongOptional(), new GeneratorOptional()).item_long();
+        }
     }
 
     /** The key of tensor {@code index} in a round keyed {@code roundKey} (SplittableRandom's mix64). */

@@ -16,12 +16,13 @@ import org.bytedeco.pytorch.global.torch;
  * generator, expanded by a counter-based hash (see {@code CpuMasks}): element {@code e} is dropped when
  * 31 bits of a keyed hash of {@code e} fall below {@code round(rate * 2^31)}, so the drop probability is
  * {@code rate} rounded to a multiple of 2^-31 (at most 2^-32 away, 2^-31 for rates within 2^-32 of 1;
- * the float uniforms used before rounded it to 2^-24). That is several times cheaper than libtorch's CPU {@code bernoulli_}/{@code uniform_},
- * which draw every element serially from the Mersenne Twister (0.22-0.30 ms against 1.2-2.0 ms for the
- * 269K gradient elements of a small MLP, drawn and applied). On other devices (CUDA) the mask is
- * libtorch's {@code uniform_} compared with {@code rate}, drawn from that device's default generator.
- * Either way {@link dev.dropkit.core.Seeds#seed(long)} makes it reproducible, and the mask depends on
- * the element's position only, not on the gradient's dtype.
+ * the float uniforms used before rounded it to 2^-24). That is several times cheaper than libtorch's
+ * CPU {@code bernoulli_}/{@code uniform_}, which draw every element serially from the Mersenne Twister
+ * (0.22-0.30 ms against 1.2-2.0 ms for the 269K gradient elements of a small MLP, drawn and applied).
+ * On other devices (CUDA) the mask is libtorch's {@code uniform_} compared with {@code rate}, drawn from
+ * that device's default generator. Either way {@link dev.dropkit.core.Seeds#seed(long)} makes it
+ * reproducible, and the mask depends on the generator's state and the element's position, not on the
+ * gradient's dtype or memory layout.
  *
  * <p>Dropping is a multiplication, not a selection: a non-finite gradient stays non-finite (a dropped
  * infinity becomes NaN), so overflow checks such as a gradient scaler's still see it.
@@ -94,10 +95,10 @@ public final class DropGradOps {
     }
 
     /**
-     * A mask shaped like {@code like}, on its device (CUDA; the CPU uses {@code CpuMasks}) and in its dtype:
-     * 1 (kept) with probability {@code 1 - rate}, else 0. Drawn as float32 uniforms whatever the gradient's dtype, so a seed gives the
-     * same mask for float, double and half gradients; compared in place, which on the CPU costs less than
-     * a boolean mask and its promotion in the multiply.
+     * A mask shaped like {@code like}, on its device (CUDA; the CPU uses {@code CpuMasks}) and in its
+     * dtype: 1 (kept) with probability {@code 1 - rate}, else 0. Drawn as float32 uniforms whatever the
+     * gradient's dtype, so a seed gives the same mask for float, double and half gradients; compared in
+     * place, which costs less than a boolean mask and its promotion in the multiply.
      */
     static Tensor keepMask(Tensor like, double rate) {
         Tensor uniform = torch.empty(Tensors.shape(like), Tensors.options(torch.ScalarType.Float, like.device()),

@@ -45,13 +45,16 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * }</pre>
  *
  * <p><b>Randomness.</b> Masks come from libtorch's default generator on each parameter's device, so
- * {@link dev.dropkit.core.Seeds#seed(long)} fixes them. Both forms draw the same way: once per round
- * (one backward pass for hooks, one {@link #apply()} for the wrapper), one mask per parameter whose
- * current rate is not zero, in parameter order, whether or not that parameter received a gradient.
- * Autograd's order of gradients therefore does not matter, and hooks and wrapper produce bit-identical
- * gradients for the same seed and a single backward pass. A hooks round ends when a parameter's
- * gradient arrives a second time or {@link #update} is called; until each gradient arrives its mask is
- * held, so hooks need up to one parameter-sized buffer more than the wrapper during backward.
+ * {@link dev.dropkit.core.Seeds#seed(long)} fixes them. Both forms draw the same way, once per round
+ * (one backward pass for hooks, one {@link #apply()} for the wrapper): one 64-bit key from the CPU
+ * generator if any CPU parameter has a nonzero rate, from which every CPU parameter's mask is hashed
+ * (see {@link DropGradOps}: the drop probability is the rate rounded to a multiple of 2^-31), and one mask
+ * per parameter with a nonzero rate on another device (CUDA), in parameter order, whether or not that
+ * parameter received a gradient. Autograd's order of gradients therefore does not matter, and hooks and
+ * wrapper produce bit-identical gradients for the same seed and a single backward pass. A hooks round
+ * ends when a parameter's gradient arrives a second time or {@link #update} is called; until each
+ * gradient arrives a CUDA parameter's mask is held, so there hooks need up to one parameter-sized buffer
+ * more than the wrapper during backward (CPU masks are computed when the gradient arrives).
  *
  * <p>Rate zero is the identity, bit for bit, and costs no random draw and no tensor work.
  */
@@ -62,7 +65,10 @@ public final class DropGrad {
     private final DropGradMode mode;
     private final Object lock = new Object();
     private volatile double[] rates;
-    // The open hooks round: masks drawn for it, their rates, and which parameters have used theirs.
+    // The open hooks round: its CPU key, masks drawn for it off the CPU, its rates, which parameters are on
+    // the CPU and which have used their masks.
+    private long roundKey;
+    private boolean[] roundCpu;
     private Tensor[] roundMasks;
     private double[] roundRates;
     private boolean[] roundUsed;
@@ -172,14 +178,22 @@ public final class DropGrad {
             if (mode == DropGradMode.FULL_UPDATE) {
                 dropWholeUpdates(r);
             } else {
+                boolean[] cpu = onCpu(r);
+                long roundKey = anyTrue(cpu) ? CpuMasks.drawKey() : 0L; // one draw for every CPU mask
                 for (int i = 0; i < r.length; i++) {
                     if (r[i] == 0.0) {
                         continue;
                     }
-                    Tensor keep = DropGradOps.keepMask(params.get(i), r[i]); // drawn even without a gradient
                     Tensor grad = params.get(i).grad();
-                    if (grad.defined()) {
-                        DropGradOps.applyMaskInPlace(checkDense(i, grad), keep, r[i]);
+                    if (cpu[i]) {
+                        if (grad.defined()) {
+                            DropGradOps.dropInPlace(checkDense(i, grad), r[i], CpuMasks.subKey(roundKey, i));
+                        }
+                    } else {
+                        Tensor keep = DropGradOps.keepMask(params.get(i), r[i]); // drawn even without a gradient
+                        if (grad.defined()) {
+                            DropGradOps.applyMaskInPlace(checkDense(i, grad), keep, r[i]);
+                        }
                     }
                 }
             }
@@ -241,23 +255,51 @@ public final class DropGrad {
         }
         Tensor keep;
         double rate;
+        boolean cpu;
+        long key;
         synchronized (lock) {
-            if (roundMasks == null || roundUsed[index] || roundMasks[index] == null) {
+            if (roundRates == null || roundUsed[index] || roundRates[index] == 0.0) {
                 startRound();
             }
             keep = roundMasks[index];
             rate = roundRates[index];
+            cpu = roundCpu[index];
+            key = CpuMasks.subKey(roundKey, index);
             roundMasks[index] = null;
             roundUsed[index] = true;
         }
-        if (keep == null) { // the rate became zero between the check and the round
+        if (rate == 0.0) { // the rate became zero between the check and the round
             return null;
         }
+        Tensor g = checkDense(index, new Tensor(grad));
+        if (cpu) {
+            return DropGradOps.drop(g, rate, key);
+        }
         try {
-            return DropGradOps.applyMask(checkDense(index, new Tensor(grad)), keep, rate);
+            return DropGradOps.applyMask(g, keep, rate);
         } finally {
             keep.releaseReference();
         }
+    }
+
+    /** Which parameters with a nonzero rate live on the CPU (their masks come from one key per round). */
+    private boolean[] onCpu(double[] r) {
+        boolean[] cpu = new boolean[r.length];
+        try (PointerScope ignored = new PointerScope()) {
+            for (int i = 0; i < r.length; i++) {
+                cpu[i] = r[i] != 0.0 && params.get(i).is_cpu();
+            }
+        }
+        return cpu;
+    }
+
+    private static boolean anyTrue(boolean[] b) {
+        for (boolean v : b) {
+            if (v) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private Tensor checkDense(int index, Tensor grad) {
@@ -268,16 +310,21 @@ public final class DropGrad {
         return grad;
     }
 
-    /** Draws this round's masks, one per parameter with a nonzero rate, in parameter order. */
+    /**
+     * Opens a round the way {@link #apply()} draws: one key for the CPU parameters' masks, then a mask per
+     * parameter with a nonzero rate off the CPU, in parameter order.
+     */
     private void startRound() {
         endRound();
         double[] r = rates;
         roundRates = r;
         roundUsed = new boolean[r.length];
         roundMasks = new Tensor[r.length];
+        roundCpu = onCpu(r);
+        roundKey = anyTrue(roundCpu) ? CpuMasks.drawKey() : 0L;
         try (PointerScope ignored = new PointerScope()) {
             for (int i = 0; i < r.length; i++) {
-                if (r[i] != 0.0) {
+                if (r[i] != 0.0 && !roundCpu[i]) {
                     Tensor mask = DropGradOps.keepMask(params.get(i), r[i]);
                     mask.retainReference(); // outlives this scope until its hook uses it
                     roundMasks[i] = mask;
@@ -298,6 +345,7 @@ public final class DropGrad {
         roundMasks = null;
         roundUsed = null;
         roundRates = null;
+        roundCpu = null;
     }
 
     /** Full-update mode: one uniform per parameter with a nonzero rate, in parameter order, on the CPU. */

@@ -90,12 +90,12 @@ public final class GyroDropoutCallback implements TrainingCallback {
         }
         for (GyroDropout g : modules) {
             if (!g.hasTrainingLength()) {
-                int iters = g.itersPerEpoch() > 0 ? g.itersPerEpoch() : context.batchesPerEpoch();
+                int iters = g.itersPerEpoch() > 0 ? g.itersPerEpoch() : context.optimizerStepsPerEpoch();
                 int epochs = g.maxEpoch() > 0 ? g.maxEpoch() : context.epochs();
                 try {
                     g.setTrainingLength(iters, epochs);
                 } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException("the training loop runs " + context.batchesPerEpoch()
+                    throw new IllegalArgumentException("the training loop runs " + context.optimizerStepsPerEpoch()
                             + " steps per epoch for " + context.epochs() + " epochs, too short for " + g + ": "
                             + e.getMessage(), e);
                 }

@@ -24,6 +24,7 @@ import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.OutputArchive;
+import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 
@@ -37,6 +38,14 @@ import org.bytedeco.pytorch.global.torch;
  * TrainingHistory history = trainer.fit(trainBatches, testBatches);
  * }</pre>
  *
+ * <p><b>Gradient accumulation.</b> With {@link Builder#accumulationSteps(int) accumulationSteps(k)}, each
+ * optimizer step accumulates the gradients of {@code k} consecutive batches (micro-batches): gradients are
+ * zeroed before the first, every micro-batch's loss is divided by {@code k} before its backward pass, and
+ * the optimizer steps after the {@code k}-th; the epoch's last group may be shorter and is stepped at the
+ * end of the epoch (its loss is still divided by {@code k}). {@code onBatchBegin}/{@code onBatchEnd} run
+ * per micro-batch, {@code beforeOptimizerStep} once per optimizer step, and
+ * {@link TrainingContext#globalStep()} counts optimizer steps. The default, 1, is one step per batch.
+ *
  * <p>Determinism: libtorch's generators are reseeded from (seed, epoch) at every epoch start, and
  * batch order is a function of the source's seed and the epoch, so a fixed seed fixes the run and a
  * resumed run continues exactly like an uninterrupted one. Every step runs in its own
@@ -47,6 +56,7 @@ public final class Trainer {
     private final Optimizer optimizer;
     private final Device device;
     private final int epochs;
+    private final int accumulationSteps;
     private final long seed;
     private final List<TrainingCallback> callbacks;
     private final Progress.Mode progress;
@@ -60,6 +70,7 @@ public final class Trainer {
         this.model = b.model;
         this.device = b.device == null ? Devices.preferred() : b.device;
         this.epochs = b.epochs;
+        this.accumulationSteps = b.accumulationSteps;
         this.seed = b.seed;
         this.callbacks = List.copyOf(b.callbacks);
         this.progress = b.progress;
@@ -100,7 +111,8 @@ public final class Trainer {
      */
     public TrainingHistory fit(BatchSource train, BatchSource eval) {
         Checks.notNull("train", train);
-        TrainingContext ctx = new TrainingContext(model, optimizer, device, epochs, train.batchesPerEpoch());
+        TrainingContext ctx = new TrainingContext(model, optimizer, device, epochs, train.batchesPerEpoch(),
+                accumulationSteps);
         ctx.globalStep = globalStep;
         callbacks.forEach(c -> c.onTrainBegin(ctx));
         for (int epoch = history.epochs().size(); epoch < epochs; epoch++) {
@@ -129,10 +141,12 @@ public final class Trainer {
         try (Progress bar = Progress.start(log == null ? Progress.Mode.NONE : progress, task,
                 train.batchesPerEpoch(), log == null ? System.err : log)) {
             Iterator<Batch> batches = train.epoch(ctx.epoch);
+            int inGroup = 0; // micro-batches accumulated since the last optimizer step
             for (int step = 0; batches.hasNext(); step++) {
                 ctx.step = step;
-                double[] r = NativeMemory.get(() -> trainStep(ctx, batches.next()));
-                ctx.globalStep++;
+                boolean first = inGroup == 0;
+                double[] r = NativeMemory.get(() -> trainStep(ctx, batches.next(), first, batches));
+                inGroup = r[3] != 0 ? 0 : inGroup + 1;
                 globalStep = ctx.globalStep;
                 lossSum += r[0] * r[2];
                 correct += (long) r[1];
@@ -151,10 +165,17 @@ public final class Trainer {
                 seconds);
     }
 
-    /** One step; returns {loss, correct, batch size} as plain numbers so no tensor escapes the scope. */
-    private double[] trainStep(TrainingContext ctx, Batch batch) {
+    /**
+     * One micro-batch: gradients zeroed when it is the {@code first} of its group, forward, loss, backward
+     * (of the loss divided by the accumulation steps), and the optimizer step when it completes a group or
+     * is the epoch's last batch. Returns {loss, correct, batch size, 1 if the optimizer stepped else 0} as
+     * plain numbers so no tensor escapes the scope.
+     */
+    private double[] trainStep(TrainingContext ctx, Batch batch, boolean first, Iterator<Batch> rest) {
         callbacks.forEach(c -> c.onBatchBegin(ctx));
-        optimizer.zero_grad();
+        if (first) {
+            optimizer.zero_grad();
+        }
         Tensor logits = model.forward(batch.inputs());
         Tensor loss = torch.cross_entropy(logits, batch.targets());
         double lossValue = loss.item_double();
@@ -162,11 +183,15 @@ public final class Trainer {
             throw new IllegalStateException("loss became " + lossValue + " at epoch " + (ctx.epoch + 1) + ", step "
                     + (ctx.step + 1) + "; lower the learning rate");
         }
-        loss.backward();
-        callbacks.forEach(c -> c.beforeOptimizerStep(ctx));
-        optimizer.step();
+        (accumulationSteps == 1 ? loss : loss.div(new Scalar(accumulationSteps))).backward();
         long correct = correctCount(logits, batch.targets());
-        return new double[] {lossValue, correct, batch.size()};
+        boolean stepNow = ctx.microBatch() == accumulationSteps - 1 || !rest.hasNext();
+        if (stepNow) {
+            callbacks.forEach(c -> c.beforeOptimizerStep(ctx));
+            optimizer.step();
+            ctx.globalStep++;
+        }
+        return new double[] {lossValue, correct, batch.size(), stepNow ? 1 : 0};
     }
 
     /** Loss and accuracy of the model in eval mode, without gradients. Leaves the model in eval mode. */
@@ -311,6 +336,7 @@ public final class Trainer {
         private final TrainableModel model;
         private Optimizers.Factory optimizer = Optimizers.sgd(0.1);
         private int epochs = 10;
+        private int accumulationSteps = 1;
         private Device device;
         private long seed = 42;
         private final List<TrainingCallback> callbacks = new ArrayList<>();
@@ -333,6 +359,20 @@ public final class Trainer {
         /** Number of epochs ({@code max_epoch}, default 10). */
         public Builder epochs(int epochs) {
             this.epochs = (int) Checks.positive("epochs", epochs);
+            return this;
+        }
+
+        /**
+         * Batches whose gradients are accumulated per optimizer step (default 1: a step per batch); see
+         * the class documentation.
+         *
+         * @throws IllegalArgumentException if {@code steps < 1}
+         */
+        public Builder accumulationSteps(int steps) {
+            if (steps < 1) {
+                throw new IllegalArgumentException("accumulationSteps must be at least 1, got " + steps);
+            }
+            this.accumulationSteps = steps;
             return this;
         }
 

@@ -7,7 +7,9 @@ package dev.dropkit.train;
  * {@link #onBatchBegin} (from {@link TrainingContext#progress()}).
  *
  * <p>Order within one step: {@code onBatchBegin}, forward, loss, backward, {@code beforeOptimizerStep},
- * optimizer step, {@code onBatchEnd}. Callbacks run in the order they were added. Tensors a callback
+ * optimizer step, {@code onBatchEnd}. With gradient accumulation
+ * ({@link Trainer.Builder#accumulationSteps(int)}) {@code beforeOptimizerStep} and the optimizer step come
+ * only after the last micro-batch of each group. Callbacks run in the order they were added. Tensors a callback
  * creates inside a step are freed at the end of that step.
  */
 public interface TrainingCallback {

@@ -13,12 +13,15 @@ public final class TrainingContext {
     private final Device device;
     private final int epochs;
     private final int batchesPerEpoch;
+    private final int accumulationSteps;
     int epoch;
     int step;
     long globalStep;
 
-    TrainingContext(TrainableModel model, Optimizer optimizer, Device device, int epochs, int batchesPerEpoch) {
+    TrainingContext(TrainableModel model, Optimizer optimizer, Device device, int epochs, int batchesPerEpoch,
+            int accumulationSteps) {
         this.model = model;
+        this.accumulationSteps = accumulationSteps;
         this.optimizer = optimizer;
         this.device = device;
         this.epochs = epochs;
@@ -50,14 +53,29 @@ public final class TrainingContext {
         return epochs;
     }
 
-    /** Current step within the epoch, 0-based. */
+    /** Current batch (micro-batch, with gradient accumulation) within the epoch, 0-based. */
     public int step() {
         return step;
     }
 
-    /** Steps in one epoch ({@code iters_per_epoch}). */
+    /** Batches in one epoch ({@code iters_per_epoch} without gradient accumulation). */
     public int batchesPerEpoch() {
         return batchesPerEpoch;
+    }
+
+    /** Batches whose gradients each optimizer step accumulates (1: no accumulation). */
+    public int accumulationSteps() {
+        return accumulationSteps;
+    }
+
+    /** Position of the current batch in its accumulation group, 0-based (always 0 without accumulation). */
+    public int microBatch() {
+        return step % accumulationSteps;
+    }
+
+    /** Optimizer steps in one epoch: batches per epoch over accumulation steps, rounded up. */
+    public int optimizerStepsPerEpoch() {
+        return (batchesPerEpoch + accumulationSteps - 1) / accumulationSteps;
     }
 
     /** Optimizer steps taken before the current one, over the whole run. */
@@ -65,9 +83,9 @@ public final class TrainingContext {
         return globalStep;
     }
 
-    /** Steps in the whole run. */
+    /** Optimizer steps in the whole run. */
     public long totalSteps() {
-        return (long) epochs * batchesPerEpoch;
+        return (long) epochs * optimizerStepsPerEpoch();
     }
 
     /** Fraction of training done, in [0, 1): what warm-ups and schedules read. */

@@ -200,4 +200,17 @@ class JavaCppPitfallsTest {
             assertEquals(-56, t.item_byte(), "but a Java byte is signed");
         }
     }
+    @Test
+    void aFullRangeRandomDrawUsesAll64Bits() {
+        try (PointerScope scope = new PointerScope()) {
+            // 256 draws: each is negative with probability 1/2 when the top bit is random (all nonnegative: 2^-256).
+            Tensor full = torch.empty(new long[] {256}, new TensorOptions(ScalarType.Long),
+                    new org.bytedeco.pytorch.MemoryFormatOptional()).random_(Long.MIN_VALUE,
+                    new org.bytedeco.pytorch.LongOptional(), new org.bytedeco.pytorch.GeneratorOptional());
+            assertTrue(full.lt(new Scalar(0)).any().item_bool(), "from = Long.MIN_VALUE, no to: 64 random bits");
+            Tensor plain = torch.empty(new long[] {256}, new TensorOptions(ScalarType.Long),
+                    new org.bytedeco.pytorch.MemoryFormatOptional()).random_(new org.bytedeco.pytorch.GeneratorOptional());
+            assertFalse(plain.lt(new Scalar(0)).any().item_bool(), "plain random_() on int64: 63 bits, never negative");
+        }
+    }
 }

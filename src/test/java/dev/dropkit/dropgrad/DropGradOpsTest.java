@@ -153,4 +153,54 @@ class DropGradOpsTest {
         assertThrows(IllegalArgumentException.class, () -> DropGradOps.drop(null, 0.1));
     }
 
+    @Test
+    void cpuMasksAreIndependentBetweenNeighboursAndBetweenDraws() {
+        // Both elements of a pair are dropped with probability p^2 if the mask bits are independent: for
+        // neighbours at several distances within one mask, and for the same element in two masks drawn one
+        // after the other (two keys). Each count is a binomial over n pairs: 5 sigma of p^2.
+        long n = N;
+        for (double p : new double[] {0.1, 0.5}) {
+            Seeds.seed(10);
+            Tensor g = torch.ones(n);
+            Tensor a = DropGradOps.drop(g, p).eq(new Scalar(0.0));
+            Tensor b = DropGradOps.drop(g, p).eq(new Scalar(0.0));
+            double sigma = TestDevices.bernoulliSigma(p * p, n - 4096);
+            for (long lag : new long[] {1, 2, 3, 8, 64, 4096}) {
+                Tensor both = a.narrow(0, 0, n - lag).logical_and(a.narrow(0, lag, n - lag));
+                assertEquals(p * p, both.sum().item_long() / (double) (n - lag), 5 * sigma, "p " + p + ", lag " + lag);
+            }
+            assertEquals(p * p, a.logical_and(b).sum().item_long() / (double) n, 5 * sigma, "p " + p + ", two draws");
+            assertFalse(a.equal(b), "a new key per draw");
+        }
+    }
+
+    @Test
+    void theCpuDropProbabilityIsTheRateRoundedToAMultipleOfTwoToTheMinus31() {
+        for (double rate : new double[] {1e-9, 0.01, 0.1, 0.3, 0.5, 0.9, 0.999999}) {
+            double effective = CpuMasks.effectiveRate(rate);
+            assertEquals(rate, effective, Math.scalb(1.0, -32), "rate " + rate);
+            assertEquals(effective, Math.rint(effective * Math.scalb(1.0, 31)) * Math.scalb(1.0, -31));
+        }
+    }
+
+    @Test
+    void aNonContiguousGradientGetsTheMaskOfItsElementsLogicalPositions() {
+        Tensor g = gradient(Devices.cpu(), 300, 200).t(); // a transposed view: not contiguous
+        assertFalse(g.is_contiguous());
+        Seeds.seed(11);
+        Tensor viaView = DropGradOps.drop(g, 0.3);
+        Seeds.seed(11);
+        Tensor viaCopy = DropGradOps.drop(g.contiguous(), 0.3);
+        assertTrue(viaView.equal(viaCopy));
+        Seeds.seed(11);
+        Tensor inPlace = DropGradOps.dropInPlace(g.clone(), 0.3);
+        assertTrue(inPlace.equal(viaCopy));
+    }
+
+    @Test
+    void emptyGradientsAreFine() {
+        Tensor g = torch.ones(0, 5);
+        assertEquals(0, DropGradOps.drop(g, 0.5).numel());
+        assertSame(g, DropGradOps.dropInPlace(g, 0.5));
+    }
 }

@@ -42,6 +42,7 @@ import org.bytedeco.pytorch.SGDOptions;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.StepLR;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -252,6 +253,74 @@ class DropGradTest {
         assertEquals(0.25, (double) none / n, 5 * TestDevices.bernoulliSigma(0.25, n));
         assertEquals(0.5, (double) one / n, 5 * TestDevices.bernoulliSigma(0.5, n));
         assertEquals(0.25, (double) two / n, 5 * TestDevices.bernoulliSigma(0.25, n));
+    }
+
+    /**
+     * The trainer accumulates two identical micro-batches (loss / 2 each) per optimizer step, then steps a
+     * trailing group of one, with SGD at lr 0 so the raw gradient g of a micro-batch stays fixed. With
+     * s = 1/(1-p): the masking callback (the wrapper's form) masks the accumulated g once, so every element
+     * is 0 or g*s; hooks mask each micro-batch's g/2 on its own, so elements are 0, g*s/2 or g*s with
+     * probabilities p^2, 2p(1-p), (1-p)^2. The trailing group (zeroed first, one micro-batch) is 0 or g*s/2.
+     */
+    @Test
+    void withGradientAccumulationTheWrapperMasksTheSumOnceAndHooksMaskEveryMicroBatch() {
+        Device dev = Devices.cpu();
+        double p = 0.5;
+        Net reference = net(dev, 30);
+        Tensor x = inputs(dev, 16, 32);
+        Tensor y = targets(dev, 16, 10);
+        reference.backward(x, y);
+        Map<String, Tensor> raw = grads(reference);
+        TensorBatches data = new TensorBatches(torch.cat(new TensorVector(x, x, x)),
+                torch.cat(new TensorVector(y, y, y)), 16, false, 0, dev);
+        for (boolean hooks : new boolean[] {false, true}) {
+            Net net = net(dev, 30); // the reference's weights
+            DropGrad dropGrad = DropGrad.builder().rate(p).build(net);
+            List<Map<String, float[]>> atStep = new ArrayList<>(); // plain arrays: the step's tensors die with it
+            TrainingCallback recorder = new TrainingCallback() {
+                @Override
+                public void beforeOptimizerStep(TrainingContext c) {
+                    Map<String, float[]> values = new LinkedHashMap<>();
+                    grads(net).forEach((name, g) -> values.put(name, Tensors.toFloatArray(g)));
+                    atStep.add(values);
+                }
+            };
+            Trainer.builder(TrainableModel.of(net, net::forward))
+                    .optimizer(params -> new SGD(params, new SGDOptions(0.0))).epochs(1).seed(8).device(dev).log(null)
+                    .accumulationSteps(2)
+                    .callback(hooks ? DropGradCallback.hooks(dropGrad) : DropGradCallback.masking(dropGrad))
+                    .callback(recorder).build().fit(data, null);
+            assertEquals(2, atStep.size(), "one step per group of two, one for the trailing group");
+            long n = 0;
+            long[] group = new long[3]; // zero, half, full in the first group
+            long[] trailing = new long[2]; // zero, half in the trailing group
+            for (String name : raw.keySet()) {
+                Tensor full = raw.get(name).mul(new Scalar(1.0 / (1.0 - p)));
+                Tensor half = full.mul(new Scalar(0.5));
+                Tensor g = Tensors.fromFloats(atStep.get(0).get(name), Tensors.shape(full));
+                Tensor t = Tensors.fromFloats(atStep.get(1).get(name), Tensors.shape(full));
+                n += g.numel();
+                group[0] += Tensors.countZeros(g);
+                group[1] += g.eq(half).sum().item_long();
+                group[2] += g.eq(full).sum().item_long();
+                trailing[0] += Tensors.countZeros(t);
+                trailing[1] += t.eq(half).sum().item_long();
+            }
+            String form = hooks ? "hooks" : "masking callback";
+            assertEquals(n, group[0] + group[1] + group[2], form + ": every element is 0, g*s/2 or g*s");
+            assertEquals(n, trailing[0] + trailing[1], form + ": the trailing group is zeroed first and scaled by 1/2");
+            assertEquals(p, (double) trailing[0] / n, 5 * TestDevices.bernoulliSigma(p, n), form + ": trailing");
+            if (hooks) {
+                double[] expected = {p * p, 2 * p * (1 - p), (1 - p) * (1 - p)}; // dropped twice, once, never
+                for (int k = 0; k < 3; k++) {
+                    assertEquals(expected[k], (double) group[k] / n, 5 * TestDevices.bernoulliSigma(expected[k], n),
+                            "hooks: share of elements kept in " + k + " of 2 micro-batches");
+                }
+            } else {
+                assertEquals(0, group[1], "the accumulated sum is masked once: no half-kept element");
+                assertEquals(p, (double) group[0] / n, 5 * TestDevices.bernoulliSigma(p, n));
+            }
+        }
     }
 
     @Test

@@ -209,4 +209,60 @@ class TrainerTest {
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> t.fit(train(), null));
         assertTrue(e.getMessage().contains("loss became NaN at epoch 1, step 1"), e.getMessage());
     }
+    @Test
+    void accumulationStepsCountsAndTheTrailingGroupIsSteppedAtTheEpochsEnd() {
+        List<String> calls = new ArrayList<>();
+        TrainingCallback spy = new TrainingCallback() {
+            @Override
+            public void onTrainBegin(TrainingContext c) {
+                calls.add("train-begin " + c.totalSteps() + " " + c.optimizerStepsPerEpoch());
+            }
+
+            @Override
+            public void onBatchBegin(TrainingContext c) {
+                calls.add("batch " + c.epoch() + "." + c.step() + " m" + c.microBatch() + " g" + c.globalStep());
+            }
+
+            @Override
+            public void beforeOptimizerStep(TrainingContext c) {
+                calls.add("pre-step");
+            }
+        };
+        Net net = new Net();
+        Trainer.builder(TrainableModel.of(net, net::forward)).epochs(2).log(null).device(Devices.cpu()).callback(spy)
+                .accumulationSteps(2).build().fit(new TensorBatches(xTrain.narrow(0, 0, 30),
+                        yTrain.narrow(0, 0, 30), 10, false, 0, Devices.cpu()), null);
+        assertEquals(List.of("train-begin 4 2",
+                "batch 0.0 m0 g0", "batch 0.1 m1 g0", "pre-step", "batch 0.2 m0 g1", "pre-step",
+                "batch 1.0 m0 g2", "batch 1.1 m1 g2", "pre-step", "batch 1.2 m0 g3", "pre-step"), calls);
+    }
+
+    /** Two micro-batches of 8 with the loss divided by 2 step like one batch of 16 (no dropout, plain SGD). */
+    @Test
+    void accumulatingTwoHalfBatchesStepsLikeOneFullBatch() {
+        TensorBatches full = new TensorBatches(xTrain.narrow(0, 0, 64), yTrain.narrow(0, 0, 64), 16, false, 0,
+                Devices.cpu());
+        TensorBatches halves = new TensorBatches(xTrain.narrow(0, 0, 64), yTrain.narrow(0, 0, 64), 8, false, 0,
+                Devices.cpu());
+        List<Tensor> after = new ArrayList<>();
+        for (int steps : new int[] {1, 2}) {
+            Seeds.seed(31);
+            Net net = new Net();
+            Trainer.builder(TrainableModel.of(net, x -> net.fc2.forward(torch.relu(net.fc1.forward(x))))) // no dropout
+                    .optimizer(Optimizers.sgd(0.5)).epochs(2).seed(5).log(null).device(Devices.cpu())
+                    .accumulationSteps(steps).build().fit(steps == 1 ? full : halves, null);
+            after.add(net.fc1.weight().clone());
+        }
+        assertTrue(after.get(0).allclose(after.get(1), 1e-5, 1e-6, false), "same parameters after 8 SGD steps");
+        assertTrue(after.get(0).sub(after.get(1)).abs().max().item_double() < 1e-5);
+    }
+
+    @Test
+    void accumulationStepsBelowOneAreRejectedWithTheValue() {
+        Trainer.Builder b = Trainer.builder(TrainableModel.of(new Net(), x -> x));
+        for (int bad : new int[] {0, -3}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.accumulationSteps(bad));
+            assertEquals("accumulationSteps must be at least 1, got " + bad, e.getMessage());
+        }
+    }
 }

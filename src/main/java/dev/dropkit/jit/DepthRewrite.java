@@ -421,9 +421,7 @@ final class DepthRewrite {
                     if rate >= 1.0:
                         return shortcut.clone()
                     if self.NAME_sample:
-                        shape = [branch.size(0)]
-                        for _ in range(branch.dim() - 1):
-                            shape.append(1)
+                        shape = [branch.size(0)] + [1] * (branch.dim() - 1)
                         keep = torch.empty(shape, dtype=branch.dtype, device=branch.device).bernoulli_(1.0 - rate)
                         if self.NAME_inverted:
                             keep = keep / (1.0 - rate)

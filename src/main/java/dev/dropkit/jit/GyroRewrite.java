@@ -100,9 +100,7 @@ final class GyroRewrite implements DropoutSites.Rewrite {
                     group = torch.where(r < split, torch.div(r, base + 1, rounding_mode="floor"),
                                         extra + torch.div(r - split, base, rounding_mode="floor"))
                     rows = self.NAME_active.index_select(0, group)
-                    shape = [n, c]
-                    for _ in range(x.dim() - 2):
-                        shape.append(1)
+                    shape = [n, c] + [1] * (x.dim() - 2)
                     mask = masks.index_select(0, rows).view(shape)
                     return x * (mask * (1.0 / (1.0 - q)))
 

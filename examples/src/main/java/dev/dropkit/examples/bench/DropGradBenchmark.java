@@ -13,6 +13,7 @@ import dev.dropkit.dropgrad.DropGrad;
 import dev.dropkit.dropgrad.DropGradHooks;
 import dev.dropkit.dropgrad.DropGradOptimizer;
 import dev.dropkit.dropout.DropoutMode;
+import dev.dropkit.depth.ResNet;
 import dev.dropkit.examples.models.Mlp;
 import dev.dropkit.train.Optimizers;
 import java.lang.management.ManagementFactory;
@@ -42,8 +43,9 @@ import picocli.CommandLine.Option;
         description = "Per-step overhead of DropGrad (hooks and optimizer wrapper) against the same step without it,"
                 + " as a ratio measured in one run.")
 public final class DropGradBenchmark implements Callable<Integer> {
-    @Option(names = "--models", split = ",", description = "mlp, conv or both (default: ${DEFAULT-VALUE}).")
-    String[] models = {"mlp", "conv"};
+    @Option(names = "--models", split = ",", description = "Any of mlp, conv, resnet (ResNet-18 layout, width 8)"
+            + " (default: ${DEFAULT-VALUE}).")
+    String[] models = {"mlp", "conv", "resnet"};
 
     @Option(names = "--rates", split = ",", description = "Drop rates to measure (default: ${DEFAULT-VALUE}).")
     double[] rates = {0.1, 0.0};
@@ -128,7 +130,12 @@ public final class DropGradBenchmark implements Callable<Integer> {
                 module = conv;
                 forward = conv::forward;
             }
-            default -> throw new IllegalArgumentException("model must be 'mlp' or 'conv', got '" + model + "'");
+            case "resnet" -> {
+                ResNet net = ResNet.small(ResNet.Layout.RESNET18, 8, 1, 10); // the "small ResNet"
+                module = net;
+                forward = t -> net.forward(t.view(-1, 1, 28, 28));
+            }
+            default -> throw new IllegalArgumentException("model must be 'mlp', 'conv' or 'resnet', got '" + model + "'");
         }
         module.to(dev, false);
         double lr = optimizer.equalsIgnoreCase("adam") ? 1e-4 : 1e-3;

@@ -177,7 +177,12 @@ final class DropoutSites {
             }
         }
         if (changes.isEmpty()) {
-            throw new JitRewriteException("no dropout to rewrite" + (modules == null ? "" : " in modules matching /"
+            List<String> earlier = JitInspector.inspect(root).dropkitMethods().stream()
+                    .map(m -> (m.path().isEmpty() ? "(root)" : m.path()) + "." + m.type()).toList();
+            throw new JitRewriteException("no dropout to rewrite"
+                    + (earlier.isEmpty() ? "" : " (the model already carries dropkit rewrites, which replaced its"
+                            + " dropout calls: " + String.join(", ", earlier.subList(0, Math.min(4, earlier.size())))
+                            + (earlier.size() > 4 ? ", ..." : "") + ")") + (modules == null ? "" : " in modules matching /"
                     + modules.pattern() + "/") + ": looked for aten::dropout, aten::feature_dropout, aten::alpha_dropout"
                     + " (and their in-place forms) and calls of torch.nn.functional.dropout/dropout1d/2d/3d/alpha_dropout/"
                     + "feature_alpha_dropout in every method of every module; found " + found

@@ -289,6 +289,10 @@ class JitDropoutRewriteTest {
         JitRewriteException e = assertThrows(JitRewriteException.class, () -> JitRewrites.gyroDropout(m, gyro()));
         assertTrue(e.getMessage().contains("aten::dropout") && e.getMessage().contains("torch.nn.functional.dropout"),
                 e.getMessage());
+        JitModule twice = load("mlp_scripted.pt");
+        JitRewrites.gyroDropout(twice, gyro());
+        JitRewriteException again = assertThrows(JitRewriteException.class, () -> JitRewrites.gyroDropout(twice, gyro()));
+        assertTrue(again.getMessage().contains("already carries dropkit rewrites"), again.getMessage());
         JitModule mlp = load("mlp_scripted.pt");
         IllegalArgumentException noLength = assertThrows(IllegalArgumentException.class,
                 () -> JitRewrites.gyroDropout(mlp, GyroDropoutOptions.builder().sigma(8).tau(4).build()));

@@ -3,6 +3,7 @@ package dev.dropkit.examples.jit;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.TorchInfo;
+import dev.dropkit.depth.StochasticDepthOptions;
 import dev.dropkit.data.Batch;
 import dev.dropkit.data.Batches;
 import dev.dropkit.data.DataSource;
@@ -46,11 +47,16 @@ import picocli.CommandLine.Option;
  * it computes the same test logits.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true, sortOptions = false,
-        description = "Train a TorchScript MLP exported from Python on Fashion-MNIST: as exported vs rewritten to Gyro "
-                + "Dropout (vs DropGrad), then reload the trained archive in Python.")
+        description = "Train a TorchScript model exported from Python on Fashion-MNIST from Java: an MLP as exported vs"
+                + " rewritten to Gyro Dropout vs with DropGrad, or (--arch resnet) a ResNet as exported vs rewritten to"
+                + " stochastic depth; then reload the trained archive in Python.")
 public final class JitTrainExample implements Callable<Integer> {
-    @Option(names = "--model", description = "A TorchScript archive taking [N, 784] inputs and returning 10 logits"
-            + " (default: export the MLP with /usr/bin/python3).")
+    @Option(names = "--arch", description = "mlp (Gyro Dropout and DropGrad arms) or resnet (stochastic depth arms)"
+            + " (default: ${DEFAULT-VALUE}).")
+    String arch = "mlp";
+
+    @Option(names = "--model", description = "A TorchScript archive for --arch, taking [N, 784] (mlp) or [N, 1, 28, 28]"
+            + " (resnet) inputs and returning 10 logits (default: export one with /usr/bin/python3).")
     Path model;
 
     @Option(names = "--sigma", description = "Gyro: pre-selected sub-networks (default: ${DEFAULT-VALUE}).")
@@ -68,8 +74,8 @@ public final class JitTrainExample implements Callable<Integer> {
     @Option(names = "--batch-size", description = "Mini-batch size (default: ${DEFAULT-VALUE}).")
     int batchSize = 64;
 
-    @Option(names = "--lr", description = "SGD learning rate, momentum 0.9 (default: ${DEFAULT-VALUE}).")
-    double lr = 0.01;
+    @Option(names = "--lr", description = "SGD learning rate, momentum 0.9 (default: 0.01 for mlp, 0.05 for resnet).")
+    double lr = -1;
 
     @Option(names = "--seed", description = "Seed of weights order and masks (default: ${DEFAULT-VALUE}).")
     long seed = 1;
@@ -77,8 +83,9 @@ public final class JitTrainExample implements Callable<Integer> {
     @Option(names = "--data-dir", description = "Directory with the IDX files (default: as the demo).")
     Path dataDir;
 
-    @Option(names = "--train-limit", description = "Use only the first N training images (0 = all).")
-    int trainLimit = 0;
+    @Option(names = "--train-limit", description = "Use only the first N training images, 0 for all (default:"
+            + " all for mlp, 12000 for resnet).")
+    int trainLimit = -1;
 
     @Option(names = "--test-limit", description = "Use only the first N test images (0 = all).")
     int testLimit = 0;
@@ -107,16 +114,50 @@ public final class JitTrainExample implements Callable<Integer> {
                 def forward(self, x):
                     x = self.drop1(F.relu(self.fc1(x)))
                     return self.out(self.drop2(F.relu(self.fc2(x))))
+            def small_resnet():
+                from torchvision.models.resnet import Bottleneck
+                class FashionResNet(nn.Module):
+                    def __init__(self, layers=(2, 2, 2), width=8):
+                        super().__init__()
+                        self.conv1 = nn.Conv2d(1, width, 3, 1, 1, bias=False)
+                        self.bn1 = nn.BatchNorm2d(width)
+                        inplanes = width
+                        for s, n in enumerate(layers):
+                            planes = width * 2 ** s
+                            blocks = []
+                            for i in range(n):
+                                stride = 2 if s > 0 and i == 0 else 1
+                                down = None
+                                if stride != 1 or inplanes != planes * 4:
+                                    down = nn.Sequential(nn.Conv2d(inplanes, planes * 4, 1, stride, bias=False),
+                                                         nn.BatchNorm2d(planes * 4))
+                                blocks.append(Bottleneck(inplanes, planes, stride, down))
+                                inplanes = planes * 4
+                            self.add_module('layer%d' % (s + 1), nn.Sequential(*blocks))
+                        self.fc = nn.Linear(inplanes, 10)
+                    def forward(self, x):
+                        x = F.relu(self.bn1(self.conv1(x)))
+                        x = self.layer3(self.layer2(self.layer1(x)))
+                        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+                return FashionResNet()
             torch.manual_seed(int(sys.argv[2]))
-            torch.jit.script(FashionMlp()).save(sys.argv[1])
+            net = FashionMlp() if sys.argv[3] == 'mlp' else small_resnet()
+            torch.jit.script(net).save(sys.argv[1])
             """;
 
     @Override
     public Integer call() throws Exception {
         Device dev = Devices.parse(device);
+        boolean resnet = switch (arch.trim().toLowerCase(Locale.ROOT)) {
+            case "mlp" -> false;
+            case "resnet" -> true;
+            default -> throw new IllegalArgumentException("--arch must be mlp or resnet, got '" + arch + "'");
+        };
+        double rate = lr > 0 ? lr : resnet ? 0.05 : 0.01;
+        int limit = trainLimit >= 0 ? trainLimit : resnet ? 12_000 : 0;
         Files.createDirectories(out);
         System.out.println(TorchInfo.describe() + "\ndevice:  " + Devices.describe(dev));
-        Path archive = model != null ? model : export();
+        Path archive = model != null ? model : export(resnet);
         if (archive == null) {
             return 1;
         }
@@ -125,29 +166,39 @@ public final class JitTrainExample implements Callable<Integer> {
         System.out.println("\nDATA: " + source.description() + "\n");
         List<TrainingHistory> runs = new ArrayList<>();
         List<String> names = new ArrayList<>();
-        JitModule trainedGyro = null;
+        JitModule trainedRewritten = null;
         Batches testBatches;
         try (IdxDataset train = IdxDataset.load(source.dir(), Split.TRAIN);
                 IdxDataset test = IdxDataset.load(source.dir(), Split.TEST)) {
             Batches trainBatches = Batches.builder(train).batchSize(batchSize).seed(seed).device(dev)
-                    .normalization(Normalization.FASHION_MNIST).flatten(true).limit(trainLimit).build();
+                    .normalization(Normalization.FASHION_MNIST).flatten(!resnet).limit(limit).build();
             testBatches = Batches.builder(test).batchSize(1000).shuffle(false).device(dev)
-                    .normalization(Normalization.FASHION_MNIST).flatten(true).limit(testLimit).build();
-            GyroDropoutOptions gyro = GyroDropoutOptions.builder().p(0.5).sigma(sigma).tau(tau)
+                    .normalization(Normalization.FASHION_MNIST).flatten(!resnet).limit(testLimit).build();
+            GyroDropoutOptions gyro = resnet ? null : GyroDropoutOptions.builder().p(0.5).sigma(sigma).tau(tau)
                     .itersPerEpoch(trainBatches.batchesPerEpoch()).maxEpoch(epochs).build();
-            List<String> arms = new ArrayList<>(List.of("as exported (nn.Dropout)", "rewritten: Gyro Dropout"));
+            List<String> arms = new ArrayList<>(resnet
+                    ? List.of("as exported", "rewritten: SD sample 0.1 linear", "rewritten: SD block 0.2 linear")
+                    : List.of("as exported (nn.Dropout)", "rewritten: Gyro Dropout"));
             if (dropGrad > 0) {
                 arms.add("as exported + DropGrad " + dropGrad);
             }
             for (String arm : arms) {
                 JitModule m = JitModels.load(archive, dev); // every arm starts from the exported weights
                 Trainer.Builder b = Trainer.builder(JitModels.trainable(m)).name(slug(arm))
-                        .optimizer(Optimizers.sgd(lr, 0.9)).epochs(epochs).seed(seed).device(dev)
+                        .optimizer(Optimizers.sgd(rate, 0.9)).epochs(epochs).seed(seed).device(dev)
                         .progress(progress).outputDir(out);
-                if (arm.startsWith("rewritten")) {
+                if (arm.startsWith("rewritten: Gyro")) {
                     JitRewriteReport r = JitRewrites.gyroDropout(m, gyro);
                     System.out.println("\nrewrite: " + r.count() + " dropout call(s) -> Gyro Dropout, " + r.settings());
-                    trainedGyro = m;
+                    trainedRewritten = m;
+                } else if (arm.startsWith("rewritten: SD")) {
+                    boolean block = arm.contains("block");
+                    JitRewriteReport r = JitRewrites.stochasticDepth(m, StochasticDepthOptions.builder()
+                            .method(block ? "block" : "sample").dropRate(block ? 0.2 : 0.1).distribution("linear").build());
+                    System.out.println("\nrewrite: " + r.count() + " residual blocks -> stochastic depth, " + r.settings());
+                    if (trainedRewritten == null) {
+                        trainedRewritten = m;
+                    }
                 }
                 if (arm.contains("DropGrad")) {
                     b.callback(DropGradCallback.masking(DropGrad.builder().rate(dropGrad).build(m)));
@@ -164,27 +215,30 @@ public final class JitTrainExample implements Callable<Integer> {
                 System.out.printf(Locale.ROOT, "%-32s %14.4f %14.4f %10.2f%n", names.get(i), h.last().testAccuracy(),
                         h.last().testLoss(), secs);
             }
-            Path png = Plots.epochCurves(out.resolve("test-accuracy.png"), "Fashion-MNIST, a TorchScript MLP trained from Java",
+            Path png = Plots.epochCurves(out.resolve("test-accuracy.png"), "Fashion-MNIST, a TorchScript "
+                    + (resnet ? "ResNet" : "MLP") + " trained from Java",
                     "test accuracy", runs, EpochMetrics::testAccuracy);
             System.out.println("wrote " + png);
-            Path saved = out.resolve("mlp-gyro-trained.pt");
-            trainedGyro.eval();
-            trainedGyro.save(saved.toString());
-            System.out.println("wrote " + saved + " (Gyro Dropout and its state inside; loads in PyTorch)");
-            checkInPython(saved, trainedGyro, testBatches.epoch(0).next());
+            Path saved = out.resolve(resnet ? "resnet-sd-trained.pt" : "mlp-gyro-trained.pt");
+            trainedRewritten.eval();
+            trainedRewritten.save(saved.toString());
+            System.out.println("wrote " + saved + " (" + (resnet ? "stochastic depth" : "Gyro Dropout")
+                    + " and its state inside; loads in PyTorch)");
+            checkInPython(saved, trainedRewritten, testBatches.epoch(0).next());
         }
         return 0;
     }
 
-    private Path export() throws Exception {
+    private Path export(boolean resnet) throws Exception {
         if (!Files.isExecutable(PYTHON)) {
             System.err.println("dropkit jit demo: no /usr/bin/python3 to export the model with; install python3-torch or"
                     + " pass --model");
             return null;
         }
         Path script = Files.writeString(out.resolve("export_mlp.py"), EXPORT);
-        Path archive = out.resolve("mlp-exported.pt");
-        Process p = new ProcessBuilder(PYTHON.toString(), script.toString(), archive.toString(), Long.toString(seed))
+        Path archive = out.resolve(resnet ? "resnet-exported.pt" : "mlp-exported.pt");
+        Process p = new ProcessBuilder(PYTHON.toString(), script.toString(), archive.toString(), Long.toString(seed),
+                resnet ? "resnet" : "mlp")
                 .redirectErrorStream(true).start();
         String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (p.waitFor() != 0) {
@@ -199,7 +253,7 @@ public final class JitTrainExample implements Callable<Integer> {
         if (!Files.isExecutable(PYTHON)) {
             return;
         }
-        Tensor onDevice = batch.inputs().narrow(0, 0, 256);
+        Tensor onDevice = batch.inputs().narrow(0, 0, Math.min(256, batch.inputs().size(0)));
         Tensor logits;
         try (NoGradGuard g = new NoGradGuard()) {
             logits = java.forward(new IValueVector(new IValue(onDevice))).toTensor().cpu();
@@ -209,17 +263,21 @@ public final class JitTrainExample implements Callable<Integer> {
         Path expected = saved.resolveSibling("check-logits.f32");
         writeRaw(x, in);
         writeRaw(logits, expected);
-        Process p = new ProcessBuilder(PYTHON.toString(), "-c", """
+        List<String> cmd = new ArrayList<>(List.of(PYTHON.toString(), "-c", """
                 import sys, torch
                 m = torch.jit.load(sys.argv[1], map_location='cpu').eval()
                 import numpy as np
-                x = torch.from_numpy(np.fromfile(sys.argv[2], dtype='<f4').reshape(256, 784))
-                y = torch.from_numpy(np.fromfile(sys.argv[3], dtype='<f4').reshape(256, 10))
+                y = torch.from_numpy(np.fromfile(sys.argv[3], dtype='<f4').reshape(-1, 10))
+                x = torch.from_numpy(np.fromfile(sys.argv[2], dtype='<f4')).reshape([y.shape[0]] + [int(a) for a in sys.argv[4:]])
                 with torch.no_grad():
                     d = (m(x) - y).abs().max().item()
-                print('Python PyTorch %s reloads the trained Gyro archive: max |logit difference| on 256 test images = %.2e'
-                      % (torch.__version__, d))
-                """, saved.toString(), in.toString(), expected.toString()).redirectErrorStream(true).start();
+                print('Python PyTorch %s reloads the trained archive: max |logit difference| on %d test images = %.2e'
+                      % (torch.__version__, y.shape[0], d))
+                """, saved.toString(), in.toString(), expected.toString()));
+        for (long i = 1; i < x.dim(); i++) {
+            cmd.add(Long.toString(x.size(i)));
+        }
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
         p.waitFor();
         System.out.println(log.isEmpty() ? "(python printed nothing)" : log.lines().reduce((a, b) -> b).orElse(log));

@@ -66,15 +66,20 @@ public final class JitInspector {
      * What {@link #inspect} found. Counts are per node kind, sorted by kind. They count nodes present
      * in the graphs, not calls made at run time: a scripted {@code F.dropout} holds both an
      * {@code aten::dropout} and an {@code aten::dropout_} (one per branch of its {@code inplace} flag).
+     * {@code otherResidual} lists modules (the root aside) whose type does not match the block pattern
+     * but whose {@code forward} has a residual addition the stochastic-depth rewrite recognizes:
+     * candidates to name with {@code blocks=REGEX} in a model it has not seen.
      */
     public record Report(List<ModuleInfo> modules, List<DropoutNode> dropoutNodes,
-            Map<String, Integer> dropoutCounts, List<ModuleInfo> residualBlocks, List<ModuleInfo> dropkitMethods) {
+            Map<String, Integer> dropoutCounts, List<ModuleInfo> residualBlocks, List<ModuleInfo> dropkitMethods,
+            List<ModuleInfo> otherResidual) {
         public Report {
             modules = List.copyOf(modules);
             dropoutNodes = List.copyOf(dropoutNodes);
             dropoutCounts = java.util.Collections.unmodifiableMap(new TreeMap<>(dropoutCounts));
             residualBlocks = List.copyOf(residualBlocks);
             dropkitMethods = List.copyOf(dropkitMethods);
+            otherResidual = List.copyOf(otherResidual);
         }
 
         /** All dropout-family nodes together. */
@@ -115,7 +120,13 @@ public final class JitInspector {
                 sb.append(j == 0 ? "\n" : ",\n").append("    {\"path\": ").append(quote(m.path()))
                         .append(", \"method\": ").append(quote(m.type())).append('}');
             }
-            return sb.append(dropkitMethods.isEmpty() ? "]\n}" : "\n  ]\n}").toString();
+            sb.append(dropkitMethods.isEmpty() ? "],\n" : "\n  ],\n").append("  \"otherResidualCandidates\": [");
+            for (int j = 0; j < otherResidual.size(); j++) {
+                ModuleInfo m = otherResidual.get(j);
+                sb.append(j == 0 ? "\n" : ",\n").append("    {\"path\": ").append(quote(m.path()))
+                        .append(", \"type\": ").append(quote(m.type())).append('}');
+            }
+            return sb.append(otherResidual.isEmpty() ? "]\n}" : "\n  ]\n}").toString();
         }
     }
 
@@ -132,6 +143,8 @@ public final class JitInspector {
         List<DropoutNode> nodes = new ArrayList<>();
         List<ModuleInfo> residual = new ArrayList<>();
         List<ModuleInfo> dropkit = new ArrayList<>();
+        List<ModuleInfo> other = new ArrayList<>();
+        Map<String, Boolean> hasResidual = new java.util.HashMap<>(); // per class: graphs are shared
         Map<String, Integer> counts = new LinkedHashMap<>();
         for (Map.Entry<String, JitModule> e : namedModules(module).entrySet()) {
             JitModule m = e.getValue();
@@ -139,6 +152,10 @@ public final class JitInspector {
             modules.add(info);
             if (blocks.matcher(info.type()).matches()) {
                 residual.add(info);
+            } else if (!e.getKey().isEmpty() && hasResidual.computeIfAbsent(m.type().str().getString(),
+                    t -> m.find_method("forward").has_value()
+                            && DepthRewrite.findResidual(m.get_method("forward").graph()).reason() == null)) {
+                other.add(info);
             }
             for (String method : methodNames(m)) {
                 if (method.startsWith(JitGraphs.PREFIX)) {
@@ -153,7 +170,7 @@ public final class JitInspector {
         for (DropoutNode d : nodes) {
             counts.merge(d.kind(), 1, Integer::sum);
         }
-        return new Report(modules, nodes, counts, residual, dropkit);
+        return new Report(modules, nodes, counts, residual, dropkit, other);
     }
 
     /**

@@ -104,4 +104,19 @@ class JitInspectorTest {
         IOException t = assertThrows(IOException.class, () -> JitModels.load(truncated, Devices.cpu()));
         assertTrue(t.getMessage().contains("truncated.pt"), t.getMessage());
     }
+
+    /** Blocks of unknown classes with a residual addition are offered as candidates, and the rewrite takes them by name. */
+    @Test
+    void unknownResidualBlocksAreFoundByStructure() throws IOException {
+        JitFixtures.assumeTorchvision();
+        JitModule m = JitModels.load(dir.resolve("convnext_sd_scripted.pt"), Devices.cpu());
+        JitInspector.Report r = JitInspector.inspect(m);
+        assertEquals(0, r.residualBlocks().size());
+        assertEquals(java.util.List.of("blocks.0", "blocks.1", "blocks.2"),
+                r.otherResidual().stream().map(JitInspector.ModuleInfo::path).toList());
+        assertEquals("torchvision.models.convnext.CNBlock", r.otherResidual().get(0).type());
+        assertTrue(r.toJson().contains("\"otherResidualCandidates\": ["), r.toJson());
+        JitModule mlp = JitModels.load(dir.resolve("mlp_scripted.pt"), Devices.cpu());
+        assertTrue(JitInspector.inspect(mlp).otherResidual().isEmpty(), "no addition, no candidate");
+    }
 }

@@ -84,6 +84,13 @@ public final class JitCommand {
             for (JitInspector.ModuleInfo m : report.residualBlocks()) {
                 System.out.println("  " + m.path() + "  " + m.type());
             }
+            if (!report.otherResidual().isEmpty()) {
+                System.out.println("other modules with a residual addition (rewrite them with blocks=REGEX): "
+                        + report.otherResidual().size());
+                for (JitInspector.ModuleInfo m : report.otherResidual()) {
+                    System.out.println("  " + m.path() + "  " + m.type());
+                }
+            }
             if (!report.dropkitMethods().isEmpty()) {
                 System.out.println("dropkit rewrites already applied: " + report.dropkitMethods().size() + " method(s)");
                 for (JitInspector.ModuleInfo m : report.dropkitMethods()) {

@@ -3,8 +3,10 @@
 Usage: /usr/bin/python3 make_zoo.py OUT_DIR
 
 resnet18 (scripted and traced), efficientnet_b0 (scripted; it holds torchvision.ops.StochasticDepth
-modules and a classifier nn.Dropout) and mobilenet_v3_small (traced in training mode). Random weights,
-10 classes; about 110 MB in all, so they are generated at test time and never committed.
+modules and a classifier nn.Dropout), mobilenet_v3_small (traced in training mode), densenet121 with
+drop_rate 0.1 (scripted: F.dropout inside an `if`, its p read from an attribute, in overloaded methods)
+and squeezenet1_1 (scripted: nn.Dropout on a 4-D feature map). Random weights, 10 classes; about 140 MB
+in all, so they are generated at test time and never committed.
 """
 import os
 import sys
@@ -23,6 +25,8 @@ def main(out):
     torch.jit.script(models.efficientnet_b0(num_classes=10).eval()).save(os.path.join(out, "efficientnet_b0_scripted.pt"))
     torch.jit.trace(models.mobilenet_v3_small(num_classes=10).train(), torch.randn(2, 3, 64, 64),
                     check_trace=False).save(os.path.join(out, "mobilenet_v3_small_traced.pt"))
+    torch.jit.script(models.densenet121(num_classes=10, drop_rate=0.1).eval()).save(os.path.join(out, "densenet121_scripted.pt"))
+    torch.jit.script(models.squeezenet1_1(num_classes=10).eval()).save(os.path.join(out, "squeezenet1_1_scripted.pt"))
 
 
 if __name__ == "__main__":

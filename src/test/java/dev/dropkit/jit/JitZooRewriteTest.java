@@ -76,6 +76,31 @@ class JitZooRewriteTest {
         pythonTrainsAStep(saved, "4, 3, 64, 64");
     }
 
+    /**
+     * DenseNet calls {@code F.dropout} inside {@code if self.drop_rate > 0} with p read from an attribute,
+     * in overloaded forward methods; SqueezeNet drops a 4-D feature map before a convolution.
+     */
+    @Test
+    void denseNetAndSqueezeNetDropoutsBecomeGyro(@TempDir Path tmp) throws IOException {
+        GyroDropoutOptions o = GYRO.toBuilder().sigma(16).build();
+        Path dense = JitFixtures.zoo("densenet121_scripted.pt");
+        JitModule original = JitModels.load(dense, Devices.cpu());
+        JitModule m = JitModels.load(dense, Devices.cpu());
+        JitRewriteReport r = JitRewrites.gyroDropout(m, o, true, null);
+        assertEquals(2 * 58, r.count(), "58 dense layers, a dropout in each of two forward overloads");
+        assertTrue(r.changes().stream().allMatch(c -> c.detail().contains("p=the call's")), r.toJson());
+        evalIdenticalAndTrainsAStep(original, m, torch.randn(4, 3, 64, 64), "densenet121");
+        Path saved = tmp.resolve("densenet.pt");
+        m.save(saved.toString());
+        pythonTrainsAStep(saved, "4, 3, 64, 64");
+
+        Path squeeze = JitFixtures.zoo("squeezenet1_1_scripted.pt");
+        JitModule sq0 = JitModels.load(squeeze, Devices.cpu());
+        JitModule sq = JitModels.load(squeeze, Devices.cpu());
+        assertEquals("classifier.0", JitRewrites.gyroDropout(sq, o).changes().get(0).module());
+        evalIdenticalAndTrainsAStep(sq0, sq, torch.randn(8, 3, 64, 64), "squeezenet1_1");
+    }
+
     private static void evalIdenticalAndTrainsAStep(JitModule original, JitModule m, Tensor x, String name) {
         original.eval();
         m.eval();

@@ -24,7 +24,9 @@ import org.bytedeco.pytorch.JitModule;
  *
  * <p>Rewrite a model before its first forward: libtorch caches an execution plan per method, and a
  * module that already ran may keep using it. Rewrites are not idempotent: a second Gyro Dropout rewrite
- * finds no dropout left (its calls are now dropkit methods) and says so.
+ * finds no dropout left (its calls are now dropkit methods) and says so. A rewrite that throws may
+ * leave the model partly changed (attributes registered, some classes rewritten): reload it before
+ * trying again; {@code dropkit jit rewrite} writes nothing in that case.
  */
 public final class JitRewrites {
     private JitRewrites() {}

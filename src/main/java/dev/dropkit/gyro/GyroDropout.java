@@ -222,13 +222,13 @@ public class GyroDropout extends Dropout {
                 select(draw);
             }
         }
-        Tensor out = GyroDropoutOps.gyroDropout(input, masks, active, options.p(), true);
+        Tensor out = GyroDropoutOps.gyroDropout(input, masks, active, options.p(), true, options.featuresLast());
         writeStep(step + 1);
         return out;
     }
 
     private void ensureMasks(Tensor input) {
-        long c = input.size(1);
+        long c = input.size(options.featuresLast() ? input.dim() - 1 : 1);
         if (masks.numel() > 0) {
             if (masks.size(1) != c) {
                 throw new IllegalArgumentException("this GyroDropout's masks were drawn for " + masks.size(1)
@@ -420,6 +420,6 @@ public class GyroDropout extends Dropout {
         return "GyroDropout(p=" + options.p() + ", sigma=" + options.sigma() + ", tau=" + options.tau()
                 + ", itersPerEpoch=" + GyroDropoutOptions.count(itersPerEpoch) + ", maxEpoch="
                 + GyroDropoutOptions.count(maxEpoch) + (hasTrainingLength() ? ", iterNum=" + iterNum() : "")
-                + ", selection=" + options.selection().id() + ")";
+                + ", selection=" + options.selection().id() + (options.featuresLast() ? ", features=last" : "") + ")";
     }
 }

@@ -17,7 +17,7 @@ import org.bytedeco.pytorch.global.torch;
  * {@code [N, C]} activation, one value per channel of a convolutional {@code [N, C, H, W]} (or
  * {@code [N, C, L]}, {@code [N, C, D, H, W]}) activation, broadcast over the spatial positions as
  * {@code Dropout2d} does. A sequence model laid out {@code [N, L, D]} would mask positions, not features:
- * move the feature dimension to 1 first.
+ * pass {@code featuresLast} (or {@link GyroDropoutOptions.Builder#featuresLast}) to mask the last dimension.
  */
 public final class GyroDropoutOps {
     private GyroDropoutOps() {}
@@ -63,6 +63,16 @@ public final class GyroDropoutOps {
      *     whose feature count differs from the input's, or a batch smaller than {@code tau}
      */
     public static Tensor gyroDropout(Tensor input, Tensor masks, Tensor active, double p, boolean training) {
+        return gyroDropout(input, masks, active, p, training, false);
+    }
+
+    /**
+     * As {@link #gyroDropout(Tensor, Tensor, Tensor, double, boolean)}, with the masks over the input's
+     * last dimension when {@code featuresLast} ({@code [N, L, D]} sequences: one mask of the D hidden units
+     * per sample, the same at every position) instead of dimension 1.
+     */
+    public static Tensor gyroDropout(Tensor input, Tensor masks, Tensor active, double p, boolean training,
+            boolean featuresLast) {
         Checks.probabilityBelowOne("p", p);
         Checks.notNull("input", input);
         Checks.notNull("masks", masks);
@@ -76,7 +86,8 @@ public final class GyroDropoutOps {
                     + " feature or channel dimension), got shape " + Arrays.toString(Tensors.shape(input)));
         }
         long n = input.size(0);
-        long c = input.size(1);
+        int axis = featuresLast ? dims - 1 : 1;
+        long c = input.size(axis);
         if (masks.dim() != 2 || masks.size(1) != c) {
             throw new IllegalArgumentException("masks must have shape [sigma, " + c + "] for an input with " + c
                     + " features or channels, got " + Arrays.toString(Tensors.shape(masks)));
@@ -103,7 +114,7 @@ public final class GyroDropoutOps {
             long[] groupedMask = new long[dims + 1];
             Arrays.fill(groupedMask, 1);
             groupedMask[0] = tau;
-            groupedMask[2] = c;
+            groupedMask[axis + 1] = c;
             return input.view(grouped).mul(chosen.view(groupedMask)).reshape(Tensors.shape(input));
         }
         // Uneven groups: an [N, C] per-sample mask, broadcast over the spatial positions.
@@ -111,7 +122,7 @@ public final class GyroDropoutOps {
         long[] maskShape = new long[dims];
         Arrays.fill(maskShape, 1);
         maskShape[0] = n;
-        maskShape[1] = c;
+        maskShape[axis] = c;
         Tensor perSample = chosen.repeat_interleave(repeats, new LongOptional(0), new LongOptional(n));
         return input.mul(perSample.view(maskShape));
     }

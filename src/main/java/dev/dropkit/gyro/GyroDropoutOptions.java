@@ -32,6 +32,7 @@ public final class GyroDropoutOptions {
     private final int itersPerEpoch;
     private final int maxEpoch;
     private final GyroSelection selection;
+    private final boolean featuresLast;
 
     private GyroDropoutOptions(Builder b) {
         this.p = b.p;
@@ -40,6 +41,7 @@ public final class GyroDropoutOptions {
         this.itersPerEpoch = b.itersPerEpoch;
         this.maxEpoch = b.maxEpoch;
         this.selection = b.selection;
+        this.featuresLast = b.featuresLast;
     }
 
     /** A builder holding the defaults: p 0.5, sigma 256, tau 16, training length unset, permutation. */
@@ -61,6 +63,7 @@ public final class GyroDropoutOptions {
         b.itersPerEpoch = itersPerEpoch;
         b.maxEpoch = maxEpoch;
         b.selection = selection;
+        b.featuresLast = featuresLast;
         return b;
     }
 
@@ -94,10 +97,19 @@ public final class GyroDropoutOptions {
         return selection;
     }
 
+    /**
+     * Whether masks cover the input's last dimension ({@code [N, L, D]} sequences: the D hidden units of
+     * every position, as for BERT) instead of dimension 1 ({@code [N, C, *]}: features or channels).
+     */
+    public boolean featuresLast() {
+        return featuresLast;
+    }
+
     @Override
     public String toString() {
         return "p=" + p + ", sigma=" + sigma + ", tau=" + tau + ", itersPerEpoch=" + count(itersPerEpoch)
-                + ", maxEpoch=" + count(maxEpoch) + ", selection=" + selection.id();
+                + ", maxEpoch=" + count(maxEpoch) + ", selection=" + selection.id()
+                + (featuresLast ? ", features=last" : "");
     }
 
     static String count(int value) {
@@ -112,6 +124,7 @@ public final class GyroDropoutOptions {
         private int itersPerEpoch;
         private int maxEpoch;
         private GyroSelection selection = GyroSelection.PERMUTATION;
+        private boolean featuresLast;
 
         private Builder() {}
 
@@ -148,6 +161,16 @@ public final class GyroDropoutOptions {
         /** How active sub-networks are drawn (default {@link GyroSelection#PERMUTATION}). */
         public Builder selection(GyroSelection selection) {
             this.selection = Checks.notNull("selection", selection);
+            return this;
+        }
+
+        /**
+         * Masks over the input's last dimension instead of dimension 1 (default false): for {@code [N, L, D]}
+         * sequences, where dimension 1 is the position; a sub-network is then a subset of the D hidden units,
+         * the same at every position.
+         */
+        public Builder featuresLast(boolean featuresLast) {
+            this.featuresLast = featuresLast;
             return this;
         }
 

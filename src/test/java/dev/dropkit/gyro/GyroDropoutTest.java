@@ -286,6 +286,27 @@ class GyroDropoutTest {
         }
     }
 
+    /** featuresLast: [N, L, D] sequences get one mask over D per sample, the same at every position. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.dropkit.testing.TestDevices#names")
+    void sequenceInputsWithFeaturesLastGetOneMaskOverTheHiddenUnits(String name) {
+        Device dev = TestDevices.device(name);
+        Seeds.seed(8);
+        int tau = 4;
+        GyroDropout g = module(opts(0.5, 16, tau, 10, 10).featuresLast(true).build(), dev);
+        assertTrue(g.toString().contains("features=last"), g.toString());
+        for (long[] shape : new long[][] {{8, 5, 96}, {10, 3, 96}, {6, 96}}) {
+            Tensor y = g.forward(ones(dev, shape));
+            assertArrayEquals(shape, Tensors.shape(y));
+            assertEquals(96, g.masks().size(1), "masks are drawn over the last dimension");
+            Tensor perPosition = y.dim() == 3 ? y : y.unsqueeze(1); // [N, L, D]
+            Tensor first = perPosition.select(1, 0);
+            assertTrue(perPosition.eq(first.unsqueeze(1)).all().item_bool(), "the same mask at every position");
+            assertGroups(maskOfEachRow(first, g), g.activeSet(), tau);
+        }
+        assertRejected(() -> g.forward(ones(dev, 8, 96, 5)), "96", "5");
+    }
+
     static void save(GyroDropout g, Path file) {
         OutputArchive out = new OutputArchive();
         g.save(out);

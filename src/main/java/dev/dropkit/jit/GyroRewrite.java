@@ -51,6 +51,7 @@ final class GyroRewrite implements DropoutSites.Rewrite {
         JitGraphs.intAttribute(m, fn + "_tau", options.tau());
         JitGraphs.intAttribute(m, fn + "_iter_num", iterNum);
         JitGraphs.boolAttribute(m, fn + "_iid", options.selection() == GyroSelection.IID);
+        JitGraphs.boolAttribute(m, fn + "_last", options.featuresLast());
         JitGraphs.intAttribute(m, fn + "_step", 0);
         JitGraphs.intAttribute(m, fn + "_cursor", 0);
         m.register_buffer(fn + "_masks", torch.zeros(0));
@@ -79,7 +80,8 @@ final class GyroRewrite implements DropoutSites.Rewrite {
                 def NAME_apply(self, x: Tensor, q: float) -> Tensor:
                     assert x.dim() >= 2, "dropkit Gyro Dropout needs an input of shape [N, C, *]: a batch and a feature or channel dimension"
                     n = x.size(0)
-                    c = x.size(1)
+                    last = self.NAME_last
+                    c = x.size(x.dim() - 1) if last else x.size(1)
                     sigma = self.NAME_sigma
                     tau = self.NAME_tau
                     assert n >= tau, "dropkit Gyro Dropout needs a batch of at least tau samples (one group per active sub-network)"
@@ -100,7 +102,7 @@ final class GyroRewrite implements DropoutSites.Rewrite {
                     group = torch.where(r < split, torch.div(r, base + 1, rounding_mode="floor"),
                                         extra + torch.div(r - split, base, rounding_mode="floor"))
                     rows = self.NAME_active.index_select(0, group)
-                    shape = [n, c] + [1] * (x.dim() - 2)
+                    shape = [n] + [1] * (x.dim() - 2) + [c] if last else [n, c] + [1] * (x.dim() - 2)
                     mask = masks.index_select(0, rows).view(shape)
                     return x * (mask * (1.0 / (1.0 - q)))
 
@@ -131,7 +133,7 @@ final class GyroRewrite implements DropoutSites.Rewrite {
         double p = site.constantP();
         return "self." + fn + "(...): Gyro Dropout p=" + (keepEachP ? (Double.isNaN(p) ? "the call's" : fmt(p)) : fmt(options.p()))
                 + ", sigma=" + options.sigma() + ", tau=" + options.tau() + ", iterNum=" + iterNum
-                + ", selection=" + options.selection().id();
+                + ", selection=" + options.selection().id() + (options.featuresLast() ? ", features=last" : "");
     }
 
     static String fmt(double v) {

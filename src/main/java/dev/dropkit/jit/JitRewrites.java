@@ -59,7 +59,8 @@ public final class JitRewrites {
         String settings = "p=" + (keepEachP ? "each call's" : Double.toString(options.p())) + ", sigma="
                 + options.sigma() + ", tau=" + options.tau() + ", iters-per-epoch=" + options.itersPerEpoch()
                 + ", max-epoch=" + options.maxEpoch() + ", iterNum=" + rewrite.iterNum() + ", selection="
-                + options.selection().id() + (modules == null ? "" : ", modules=" + modules.pattern());
+                + options.selection().id() + (options.featuresLast() ? ", features=last" : "")
+                + (modules == null ? "" : ", modules=" + modules.pattern());
         return DropoutSites.apply(model, modules, rewrite, "gyro-dropout", settings, List.of(
                 "masks are drawn on the first training call, from the global generator (torch.manual_seed)",
                 "the active sub-networks change every iterNum training calls of each rewritten call site",

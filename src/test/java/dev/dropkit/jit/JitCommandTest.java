@@ -83,6 +83,8 @@ class JitCommandTest {
         capture(() -> assertEquals(2, DropkitCli.run("jit", "rewrite", mlp, "-o", out, "--gyro-dropout",
                 "sigma=8,tau=4,iters-per-epoch=10,colour=red")));
         capture(() -> assertEquals(2, DropkitCli.run("jit", "rewrite", mlp, "-o", out, "--dropout", "p=1.5")));
+        capture(() -> assertEquals(2, DropkitCli.run("jit", "rewrite", mlp, "-o", out, "--gyro-dropout",
+                "sigma=8,tau=4,iters-per-epoch=10,feature-dim=2")));
         capture(() -> assertEquals(2, DropkitCli.run("jit", "rewrite", mlp, "-o", out, "--stochastic-depth", "rate=0.1,method=zigzag")));
         capture(() -> assertEquals(2, DropkitCli.run("jit", "rewrite", mlp, "-o", out)));
         capture(() -> assertEquals(2, DropkitCli.run("jit", "rewrite", tmp.resolve("missing.pt").toString(), "-o", out,

@@ -213,6 +213,22 @@ class JitDropoutRewriteTest {
         assertEquals(1, drop1.attr("dropkit_gyro_0_step").toInt());
     }
 
+    /** feature-dim -1: an MLP applied to [N, L, 16] sequences drops hidden units, the same at every position. */
+    @Test
+    void gyroOverTheLastDimensionOfSequences() throws IOException {
+        JitModule m = load("mlp_scripted.pt");
+        JitRewriteReport r = JitRewrites.gyroDropout(m, gyro().toBuilder().featuresLast(true).build());
+        assertTrue(r.settings().contains("features=last"), r.settings());
+        JitModule drop1 = JitInspector.namedModules(m).get("drop1");
+        m.train(true);
+        Tensor y = fwd(drop1, torch.ones(8, 5, 32));
+        assertEquals(32, drop1.attr("dropkit_gyro_0_masks").toTensor().size(1), "masks over the last dimension");
+        Tensor first = y.select(1, 0);
+        assertTrue(torch.equal(y, first.unsqueeze(1).expand(8, 5, 32)), "the same mask at every position");
+        assertEquals(4, torch.unique_dim(first, 0).get0().size(0), "tau distinct masks, one per group of 2 samples");
+        fwd(m, torch.randn(8, 5, 16)).sum().backward(); // the whole model runs on sequences
+    }
+
     @Test
     void keepEachPAndModuleFilterLeaveTheRestAsItWas() throws IOException {
         JitModule m = load("mlp_scripted.pt");

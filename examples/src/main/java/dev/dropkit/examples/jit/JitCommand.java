@@ -116,7 +116,8 @@ public final class JitCommand {
         Path output;
 
         @Option(names = "--gyro-dropout", paramLabel = "SPEC", description = "sigma=S,tau=T,iters-per-epoch=N"
-                + "[,max-epoch=E (default 1)][,p=P (default 0.5)][,keep-p][,selection=permutation|iid][,modules=REGEX]")
+                + "[,max-epoch=E (default 1)][,p=P (default 0.5)][,keep-p][,selection=permutation|iid][,feature-dim=1|-1]"
+                + "[,modules=REGEX]")
         String gyro;
 
         @Option(names = "--dropout", paramLabel = "SPEC", description = "p=P[,mode=inverted|classic][,modules=REGEX]"
@@ -164,7 +165,8 @@ public final class JitCommand {
                 }
                 if (gyro != null) {
                     Map<String, String> spec = spec("--gyro-dropout", gyro,
-                            Set.of("sigma", "tau", "iters-per-epoch", "max-epoch", "p", "keep-p", "selection", "modules"));
+                            Set.of("sigma", "tau", "iters-per-epoch", "max-epoch", "p", "keep-p", "selection", "feature-dim",
+                                    "modules"));
                     GyroDropoutOptions.Builder b = GyroDropoutOptions.builder()
                             .sigma((int) integer("sigma", required("--gyro-dropout", spec, "sigma")))
                             .tau((int) integer("tau", required("--gyro-dropout", spec, "tau")))
@@ -176,6 +178,12 @@ public final class JitCommand {
                     if (spec.containsKey("selection")) {
                         b.selection(GyroSelection.parse(spec.get("selection")));
                     }
+                    String dim = spec.getOrDefault("feature-dim", "1");
+                    if (!dim.equals("1") && !dim.equals("-1")) {
+                        throw new IllegalArgumentException("--gyro-dropout: feature-dim must be 1 ([N, C, *] inputs) or -1"
+                                + " (the last dimension of [N, L, D] sequences), got '" + dim + "'");
+                    }
+                    b.featuresLast(dim.equals("-1"));
                     GyroDropoutOptions o = b.build();
                     boolean keep = spec.containsKey("keep-p");
                     Pattern modules = spec.containsKey("modules") ? regex("modules", spec.get("modules")) : null;

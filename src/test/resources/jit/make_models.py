@@ -5,6 +5,7 @@ Usage: /usr/bin/python3 make_models.py OUT_DIR
 Writes mlp_scripted.pt (nn.Dropout modules plus a functional F.dropout), resnet_scripted.pt
 (BasicBlock residual blocks; torchvision's when installed, a look-alike otherwise), mlp_traced.pt
 (torch.jit.trace of a model with dropout), resnet_traced.pt (the BasicBlock net traced in eval mode),
+shared_branch_scripted.pt (residual blocks written shortcut-first, their branch read again after the sum),
 and with torchvision: bottleneck_scripted.pt (torchvision Bottleneck blocks and an nn.Dropout2d),
 convnext_sd_scripted.pt (torchvision ConvNeXt CNBlocks, which hold torchvision.ops.StochasticDepth) and
 mlp_mobile.ptl (a lite-interpreter file, which TorchScript's loader must reject cleanly).
@@ -71,6 +72,29 @@ class TinyResNet(nn.Module):
         return self.fc(torch.flatten(self.pool(x), 1))
 
 
+class SharedBranchBlock(nn.Module):
+    """A residual block written the other way round: shortcut first, and the branch read again after the sum."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 3, 1, 1)
+
+    def forward(self, x):
+        h = torch.relu(self.conv(x))
+        y = x + h
+        return y * torch.sigmoid(h.mean())
+
+
+class SharedBranchNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 3, 1, 1)
+        self.blocks = nn.Sequential(SharedBranchBlock(), SharedBranchBlock())
+
+    def forward(self, x):
+        return self.blocks(self.stem(x)).mean(dim=(2, 3))
+
+
 class TinyBottleneckNet(nn.Module):
     def __init__(self):
         from torchvision.models.resnet import Bottleneck
@@ -109,6 +133,7 @@ def main(out):
     traced = torch.jit.trace(Mlp().train(), torch.randn(2, 16), check_trace=False)
     traced.save(os.path.join(out, "mlp_traced.pt"))
     torch.jit.trace(TinyResNet().eval(), torch.randn(2, 3, 16, 16)).save(os.path.join(out, "resnet_traced.pt"))
+    torch.jit.script(SharedBranchNet().eval()).save(os.path.join(out, "shared_branch_scripted.pt"))
     try:
         import torchvision  # noqa: F401
     except ImportError:

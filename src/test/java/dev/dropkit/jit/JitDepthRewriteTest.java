@@ -165,6 +165,44 @@ class JitDepthRewriteTest {
         assertEquals(0, py.exitCode(), py.output());
     }
 
+    /**
+     * A block written {@code x + h} (shortcut first) whose branch {@code h} is read again after the sum:
+     * the branch is still told apart from the shortcut, and block-wise it cannot move into a prim::If,
+     * so it is computed and dropped by the method instead, which the report says.
+     */
+    @Test
+    void aBranchUsedAfterTheSumIsComputedAndDroppedNotMoved() throws IOException {
+        JitModule original = load("shared_branch_scripted.pt");
+        JitModule model = load("shared_branch_scripted.pt");
+        JitRewriteReport r = JitRewrites.stochasticDepth(model, options(0.5, "uniform", "block", "composer"),
+                Pattern.compile(".*SharedBranchBlock"), 0);
+        assertEquals(2, r.count(), r.toJson());
+        assertTrue(r.notes().get(0).contains("could not be moved"), r.toJson());
+        Map<String, JitModule> mods = JitInspector.namedModules(model);
+        JitModule block = mods.get("blocks.0");
+        JitModule plain = JitInspector.namedModules(original).get("blocks.0");
+        block.train(true);
+        plain.train(true);
+        torch.manual_seed(4);
+        int kept = 0;
+        int calls = 200;
+        for (int i = 0; i < calls; i++) {
+            Tensor x = torch.randn(2, 4, 5, 5);
+            Tensor h = torch.relu(fwd(mods.get("blocks.0.conv"), x));
+            Tensor dropped = x.mul(torch.sigmoid(h.mean()));
+            Tensor y = fwd(block, x);
+            boolean isKept = torch.equal(y, fwd(plain, x));
+            assertTrue(isKept ^ torch.equal(y, dropped), "call " + i);
+            kept += isKept ? 1 : 0;
+        }
+        assertEquals(0.5, kept / (double) calls, 5 * Math.sqrt(0.25 / calls));
+        block.eval();
+        Tensor x = torch.randn(2, 4, 5, 5);
+        Tensor h = torch.relu(fwd(mods.get("blocks.0.conv"), x));
+        assertTrue(torch.equal(x.add(h.mul(new Scalar(0.5))).mul(torch.sigmoid(h.mean())), fwd(block, x)),
+                "Composer evaluation: (x + (1 - rate) * h) * sigmoid(mean h)");
+    }
+
     @Test
     void warmupStartsAtRateZeroAndCountsSteps() throws IOException {
         JitModule original = JitInspector.namedModules(load("resnet_scripted.pt")).get("layer1.1");

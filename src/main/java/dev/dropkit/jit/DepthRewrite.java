@@ -11,7 +11,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
-import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.pytorch.Block;
 import org.bytedeco.pytorch.BoolType;
 import org.bytedeco.pytorch.Graph;
@@ -22,7 +21,6 @@ import org.bytedeco.pytorch.JitModule;
 import org.bytedeco.pytorch.JitNode;
 import org.bytedeco.pytorch.Symbol;
 import org.bytedeco.pytorch.Value;
-import org.bytedeco.pytorch.global.torch.JitAttributeKind;
 import org.bytedeco.pytorch.global.torch.TypeKind;
 
 /**
@@ -36,9 +34,6 @@ import org.bytedeco.pytorch.global.torch.TypeKind;
  */
 final class DepthRewrite {
     static final String TORCHVISION_SD = "torchvision.ops.stochastic_depth.StochasticDepth";
-    private static final Symbol VALUE = Symbol.attr("value");
-    private static final Symbol CALL_METHOD = Symbol.fromQualString("prim::CallMethod");
-    private static final Symbol NAME = Symbol.attr("name");
 
     private DepthRewrite() {}
 
@@ -224,7 +219,7 @@ final class DepthRewrite {
             }
             String kind = JitGraphs.kind(n);
             if ((kind.equals("aten::add") || kind.equals("aten::add_")) && n.inputs().size() == 3
-                    && isTensor(n.input(0)) && isTensor(n.input(1)) && alphaIsOne(n.input(2))
+                    && isTensor(n.input(0)) && isTensor(n.input(1)) && JitGraphs.constantNumber(n.input(2)) == 1.0
                     && tainted.contains(n.input(0).address()) && tainted.contains(n.input(1).address())) {
                 add = n;
             }
@@ -256,20 +251,8 @@ final class DepthRewrite {
      */
     private static boolean skipBranchWhenDropped(Graph graph, Residual r, String fn) {
         List<JitNode> top = JitGraphs.nodes(graph.block());
-        Set<Long> inTop = new HashSet<>();
-        top.forEach(n -> inTop.add(n.address()));
         // the branch's cone: top-level nodes it is computed from (constants stay where they are)
-        Set<Long> movable = new HashSet<>();
-        List<Value> work = new ArrayList<>(List.of(r.branch()));
-        while (!work.isEmpty()) {
-            JitNode def = work.remove(work.size() - 1).node();
-            if (!inTop.contains(def.address()) || JitGraphs.kind(def).equals("prim::Constant") || !movable.add(def.address())) {
-                continue;
-            }
-            for (long i = 0, k = def.inputs().size(); i < k; i++) {
-                work.add(def.input(i));
-            }
-        }
+        Set<Long> movable = new HashSet<>(slice(r.branch(), top).keySet());
         // keep only nodes whose every use is inside the cone or the addition itself
         Map<Long, List<Long>> users = new HashMap<>(); // value address -> addresses of top-level users
         for (JitNode n : top) {
@@ -306,18 +289,14 @@ final class DepthRewrite {
         }
         Value self = JitGraphs.self(graph);
         JitNode add = r.add();
-        JitNode skip = graph.create(CALL_METHOD, new ValueVector(self), 1);
-        skip.s_(NAME, new BytePointer(fn + "_skip"));
-        skip.output().setType(new Type.TypePtr(BoolType.get().get()));
+        JitNode skip = JitGraphs.methodCall(graph, fn + "_skip", new Type.TypePtr(BoolType.get().get()), self);
         skip.insertBefore(add);
         JitNode ifNode = graph.create(Symbol.fromQualString("prim::If"), new ValueVector(skip.output()), 1);
         ifNode.output().setType(add.output().type());
         Block dropped = ifNode.addBlock();
         Block kept = ifNode.addBlock();
         ifNode.insertBefore(add);
-        JitNode drop = graph.create(CALL_METHOD, new ValueVector(self, r.shortcut()), 1);
-        drop.s_(NAME, new BytePointer(fn + "_dropped"));
-        drop.output().setType(add.output().type());
+        JitNode drop = JitGraphs.methodCall(graph, fn + "_dropped", add.output().type(), self, r.shortcut());
         dropped.appendNode(drop);
         dropped.registerOutput(drop.output());
         for (JitNode n : top) {
@@ -325,9 +304,7 @@ final class DepthRewrite {
                 n.moveBefore(kept.return_node());
             }
         }
-        JitNode keep = graph.create(CALL_METHOD, new ValueVector(self, r.branch(), r.shortcut()), 1);
-        keep.s_(NAME, new BytePointer(fn + "_kept"));
-        keep.output().setType(add.output().type());
+        JitNode keep = JitGraphs.methodCall(graph, fn + "_kept", add.output().type(), self, r.branch(), r.shortcut());
         kept.appendNode(keep);
         kept.registerOutput(keep.output());
         add.output().replaceAllUsesWith(ifNode.output());
@@ -348,37 +325,28 @@ final class DepthRewrite {
         return v.type().get().kind().intern() == TypeKind.TensorType;
     }
 
-    private static boolean alphaIsOne(Value alpha) {
-        JitNode def = alpha.node();
-        if (!JitGraphs.kind(def).equals("prim::Constant") || !def.hasAttributeS("value")) {
-            return false;
-        }
-        JitAttributeKind k = def.kindOf(VALUE).intern();
-        return (k == JitAttributeKind.i && def.i(VALUE) == 1) || (k == JitAttributeKind.f && def.f(VALUE) == 1.0);
-    }
-
     /** How many top-level nodes (not constants or attribute reads) compute {@code v}. */
     private static int cone(Value v, List<JitNode> top) {
+        return (int) slice(v, top).values().stream().filter(n -> !JitGraphs.kind(n).equals("prim::GetAttr")).count();
+    }
+
+    /** The top-level nodes, constants aside, that {@code v} is computed from, by address. */
+    private static Map<Long, JitNode> slice(Value v, List<JitNode> top) {
         Set<Long> inTop = new HashSet<>();
         top.forEach(n -> inTop.add(n.address()));
-        Set<Long> seen = new HashSet<>();
+        Map<Long, JitNode> out = new LinkedHashMap<>();
         List<Value> work = new ArrayList<>(List.of(v));
-        int count = 0;
         while (!work.isEmpty()) {
-            Value cur = work.remove(work.size() - 1);
-            JitNode def = cur.node();
-            if (!inTop.contains(def.address()) || !seen.add(def.address())) {
+            JitNode def = work.remove(work.size() - 1).node();
+            if (!inTop.contains(def.address()) || JitGraphs.kind(def).equals("prim::Constant")
+                    || out.putIfAbsent(def.address(), def) != null) {
                 continue;
-            }
-            String kind = JitGraphs.kind(def);
-            if (!kind.equals("prim::Constant") && !kind.equals("prim::GetAttr")) {
-                count++;
             }
             for (long i = 0, k = def.inputs().size(); i < k; i++) {
                 work.add(def.input(i));
             }
         }
-        return count;
+        return out;
     }
 
     private static boolean usedAfter(Value v, JitNode node, List<JitNode> top) {
@@ -402,20 +370,26 @@ final class DepthRewrite {
     }
 
     /**
-     * The per-block method. Dropped samples get exactly the shortcut, kept ones shortcut + branch
-     * (times {@code 1/(1-rate)} when inverted); the result is always a new tensor, because blocks
-     * often apply an in-place ReLU to it and the shortcut may be the block's input.
+     * The per-block methods; {@code NAME_rate_now} applies the warm-up and counts training steps.
+     * Dropped samples get exactly the shortcut, kept ones shortcut + branch (times {@code 1/(1-rate)}
+     * when inverted); the result is always a new tensor, because blocks often apply an in-place ReLU
+     * to it and the shortcut may be the block's input.
      */
     private static final String SOURCE = """
+            def NAME_rate_now(self) -> float:
+                rate = self.NAME_rate
+                warm = self.NAME_warmup_steps
+                if warm > 0:
+                    step = self.NAME_step
+                    if step < warm:
+                        rate = rate * step / warm
+                    self.NAME_step = step + 1
+                return rate
+
             def NAME(self, branch: Tensor, shortcut: Tensor) -> Tensor:
                 rate = self.NAME_rate
                 if self.training:
-                    warm = self.NAME_warmup_steps
-                    if warm > 0:
-                        step = self.NAME_step
-                        if step < warm:
-                            rate = rate * step / warm
-                        self.NAME_step = step + 1
+                    rate = self.NAME_rate_now()
                     if rate <= 0.0:
                         return shortcut + branch
                     if rate >= 1.0:
@@ -438,13 +412,7 @@ final class DepthRewrite {
             def NAME_skip(self) -> bool:
                 if not self.training:
                     return False
-                rate = self.NAME_rate
-                warm = self.NAME_warmup_steps
-                if warm > 0:
-                    step = self.NAME_step
-                    if step < warm:
-                        rate = rate * step / warm
-                    self.NAME_step = step + 1
+                rate = self.NAME_rate_now()
                 self.NAME_current = rate
                 if rate <= 0.0:
                     return False

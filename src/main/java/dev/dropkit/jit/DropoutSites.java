@@ -64,15 +64,7 @@ final class DropoutSites {
             Value training, Value inplace, boolean inplaceKind) {
         /** The site's drop probability when it is a constant in the graph, else NaN. */
         double constantP() {
-            JitNode def = p.node();
-            if (JitGraphs.kind(def).equals("prim::Constant") && def.hasAttributeS("value")) {
-                try {
-                    return def.f(org.bytedeco.pytorch.Symbol.attr("value"));
-                } catch (RuntimeException e) {
-                    return Double.NaN;
-                }
-            }
-            return Double.NaN;
+            return JitGraphs.constantNumber(p);
         }
     }
 
@@ -158,14 +150,14 @@ final class DropoutSites {
                     }
                     rep.define(rewrite.source(fn, site));
                     JitNode node = site.node();
-                    Value training = JitGraphs.isConstant(site.training())
-                            ? JitGraphs.insertTraining(graph, node) : site.training();
+                    boolean frozenMode = JitGraphs.isConstant(site.training());
+                    Value training = frozenMode ? JitGraphs.insertTraining(graph, node) : site.training();
                     Value inplace = site.inplace() != null ? site.inplace()
                             : JitGraphs.insertConstant(graph, node, new IValue(site.inplaceKind()));
                     JitGraphs.replaceWithMethodCall(graph, node, fn, JitGraphs.self(graph), site.x(), site.p(),
                             training, inplace);
                     String detail = rewrite.detail(fn, site)
-                            + (JitGraphs.isConstant(site.training()) ? "; follows the module's training flag"
+                            + (frozenMode ? "; follows the module's training flag"
                                     + " (the original's was frozen to a constant, as tracing does)" : "");
                     for (JitGraphs.Instance i : selected) {
                         changes.add(new JitRewriteReport.Change(i.path(), type, method, site.what(), detail));

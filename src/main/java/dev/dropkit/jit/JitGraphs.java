@@ -20,6 +20,7 @@ import org.bytedeco.pytorch.Symbol;
 import org.bytedeco.pytorch.Type;
 import org.bytedeco.pytorch.Value;
 import org.bytedeco.pytorch.ValueVector;
+import org.bytedeco.pytorch.global.torch.JitAttributeKind;
 import org.bytedeco.pytorch.global.torch.TypeKind;
 
 /**
@@ -34,6 +35,7 @@ final class JitGraphs {
 
     private static final Symbol CALL_METHOD = Symbol.fromQualString("prim::CallMethod");
     private static final Symbol NAME = Symbol.attr("name");
+    private static final Symbol VALUE = Symbol.attr("value");
 
     private JitGraphs() {}
 
@@ -88,9 +90,33 @@ final class JitGraphs {
         return graph.inputs().at(0);
     }
 
+    /**
+     * The value of a numeric {@code prim::Constant} ({@code int} or {@code float}), or NaN when {@code v}
+     * is computed, or a constant of another kind.
+     */
+    static double constantNumber(Value v) {
+        JitNode def = v.node();
+        if (!isConstant(v) || !def.hasAttributeS("value")) {
+            return Double.NaN;
+        }
+        JitAttributeKind k = def.kindOf(VALUE).intern();
+        return k == JitAttributeKind.i ? def.i(VALUE) : k == JitAttributeKind.f ? def.f(VALUE) : Double.NaN;
+    }
+
     /** True when {@code v} is produced by a {@code prim::Constant} (a traced model's frozen flags, say). */
     static boolean isConstant(Value v) {
         return kind(v.node()).equals("prim::Constant");
+    }
+
+    /**
+     * A new, not yet inserted {@code prim::CallMethod} node calling {@code method} on {@code args[0]}
+     * (the graph's {@code self}) with the other arguments, its one output typed {@code type}.
+     */
+    static JitNode methodCall(Graph graph, String method, Type.TypePtr type, Value... args) {
+        JitNode call = graph.create(CALL_METHOD, new ValueVector(args), 1);
+        call.s_(NAME, new BytePointer(method));
+        call.output().setType(type);
+        return call;
     }
 
     /**
@@ -98,10 +124,7 @@ final class JitGraphs {
      * output to the call's result and removes the node. Returns the call node.
      */
     static JitNode replaceWithMethodCall(Graph graph, JitNode node, String method, Value... args) {
-        ValueVector inputs = new ValueVector(args);
-        JitNode call = graph.create(CALL_METHOD, inputs, 1);
-        call.s_(NAME, new BytePointer(method));
-        call.output().setType(node.output().type());
+        JitNode call = methodCall(graph, method, node.output().type(), args);
         call.insertBefore(node);
         node.output().replaceAllUsesWith(call.output());
         node.destroy();

@@ -47,16 +47,7 @@ public final class JitFixtures {
     public static synchronized void generate(Path dir) throws IOException {
         assumeTorch();
         if (generated == null) {
-            Path out = Files.createTempDirectory("dropkit-jit-fixtures");
-            Result r = run(null, script().toString(), out.toString());
-            if (r.exitCode != 0) {
-                throw new IOException("make_models.py failed (" + r.exitCode + "):\n" + r.output);
-            }
-            out.toFile().deleteOnExit(); // registered first, deleted last, once empty
-            try (var files = Files.list(out)) {
-                files.forEach(f -> f.toFile().deleteOnExit());
-            }
-            generated = out;
+            generated = runInto(script(), "dropkit-jit-fixtures");
         }
         try (var files = Files.list(generated)) {
             for (Path f : (Iterable<Path>) files::iterator) {
@@ -78,26 +69,31 @@ public final class JitFixtures {
     }
 
     /**
-     * Real torchvision models exported by make_zoo.py (about 110 MB, made once per JVM, never copied):
-     * resnet18_scripted.pt, resnet18_traced.pt, efficientnet_b0_scripted.pt, mobilenet_v3_small_traced.pt.
+     * Real torchvision models exported by make_zoo.py (about 140 MB, made once per JVM, never copied):
+     * resnet18_scripted.pt, resnet18_traced.pt, efficientnet_b0_scripted.pt, mobilenet_v3_small_traced.pt,
+     * densenet121_scripted.pt, squeezenet1_1_scripted.pt.
      * Tests must not write into this directory.
      */
     public static synchronized Path zoo(String name) throws IOException {
         assumeTorchvision();
         if (zoo == null) {
-            Path out = Files.createTempDirectory("dropkit-jit-zoo");
-            Path script = script().resolveSibling("make_zoo.py");
-            Result r = run(null, script.toString(), out.toString());
-            if (r.exitCode != 0) {
-                throw new IOException("make_zoo.py failed (" + r.exitCode + "):\n" + r.output);
-            }
-            out.toFile().deleteOnExit();
-            try (var files = Files.list(out)) {
-                files.forEach(f -> f.toFile().deleteOnExit());
-            }
-            zoo = out;
+            zoo = runInto(script().resolveSibling("make_zoo.py"), "dropkit-jit-zoo");
         }
         return zoo.resolve(name);
+    }
+
+    /** Runs a fixture script with a new temporary directory as its OUT_DIR; the files go when the JVM exits. */
+    private static Path runInto(Path script, String prefix) throws IOException {
+        Path out = Files.createTempDirectory(prefix);
+        Result r = run(null, script.toString(), out.toString());
+        if (r.exitCode != 0) {
+            throw new IOException(script.getFileName() + " failed (" + r.exitCode + "):\n" + r.output);
+        }
+        out.toFile().deleteOnExit(); // registered first, deleted last, once empty
+        try (var files = Files.list(out)) {
+            files.forEach(f -> f.toFile().deleteOnExit());
+        }
+        return out;
     }
 
     /** The fixture script on the test class path. */

@@ -13,6 +13,7 @@ import dev.dropkit.depth.ResNet;
 import dev.dropkit.depth.StochasticDepthOptions;
 import dev.dropkit.depth.StochasticDepthSurgery;
 import dev.dropkit.dropout.DropoutMode;
+import dev.dropkit.examples.jit.PythonScripts;
 import dev.dropkit.examples.models.Mlp;
 import dev.dropkit.gyro.GyroDropout;
 import dev.dropkit.gyro.GyroDropoutOptions;
@@ -21,7 +22,6 @@ import dev.dropkit.jit.JitRewrites;
 import dev.dropkit.train.Optimizers;
 import dev.dropkit.train.TrainableModel;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -62,7 +62,7 @@ public final class JitBenchmark implements Callable<Integer> {
     String device = "auto";
 
     @Option(names = "--python", description = "Python with torch and torchvision (default: ${DEFAULT-VALUE}).")
-    Path python = Path.of("/usr/bin/python3");
+    Path python = PythonScripts.PYTHON;
 
     /** The Python side: the same architectures as dropkit's Mlp(784, 512, 2, 10) and ResNet.small(RESNET50, 8, 3, 10). */
     static final String EXPORT = """
@@ -112,13 +112,10 @@ public final class JitBenchmark implements Callable<Integer> {
     public Integer call() throws IOException, InterruptedException {
         Device dev = Devices.parse(device);
         Path dir = Files.createTempDirectory("dropkit-jit-bench");
-        Path script = Files.writeString(dir.resolve("export.py"), EXPORT); // torch.jit.script reads sources from files
-        Process p = new ProcessBuilder(python.toString(), script.toString(), dir.toString()).redirectErrorStream(true)
-                .start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (p.waitFor() != 0) {
+        PythonScripts.Result export = PythonScripts.run(python, dir, "export.py", EXPORT, dir.toString());
+        if (!export.ok()) {
             System.err.println("dropkit bench jit: exporting the models with " + python + " failed (it needs torch and"
-                    + " torchvision):\n" + out);
+                    + " torchvision):\n" + export.output());
             return 1;
         }
         System.out.println(TorchInfo.describe().replace("\n", "; ") + "; device " + Devices.describe(dev));

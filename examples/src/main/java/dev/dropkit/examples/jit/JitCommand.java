@@ -134,7 +134,7 @@ public final class JitCommand {
         @Override
         public Integer call() {
             JitModule module;
-            List<Runnable> plan = new ArrayList<>();
+            List<java.util.function.Function<JitModule, JitRewriteReport>> plan = new ArrayList<>(); // checked before loading
             List<JitRewriteReport> reports = new ArrayList<>();
             try {
                 if (gyro == null && dropout == null && depth == null) {
@@ -161,7 +161,7 @@ public final class JitCommand {
                     Pattern blocks = spec.containsKey("blocks") ? regex("blocks", spec.get("blocks")) : JitInspector.DEFAULT_BLOCKS;
                     long warm = spec.containsKey("warmup-steps") ? integer("warmup-steps", spec.get("warmup-steps")) : 0;
                     dev.dropkit.core.Checks.nonNegative("warmup-steps", warm);
-                    plan.add(() -> reports.add(JitRewrites.stochasticDepth(loaded, o, blocks, warm)));
+                    plan.add(m -> JitRewrites.stochasticDepth(m, o, blocks, warm));
                 }
                 if (gyro != null) {
                     Map<String, String> spec = spec("--gyro-dropout", gyro,
@@ -187,7 +187,7 @@ public final class JitCommand {
                     GyroDropoutOptions o = b.build();
                     boolean keep = spec.containsKey("keep-p");
                     Pattern modules = spec.containsKey("modules") ? regex("modules", spec.get("modules")) : null;
-                    plan.add(() -> reports.add(JitRewrites.gyroDropout(loaded, o, keep, modules)));
+                    plan.add(m -> JitRewrites.gyroDropout(m, o, keep, modules));
                 }
                 if (dropout != null) {
                     Map<String, String> spec = spec("--dropout", dropout, Set.of("p", "mode", "modules"));
@@ -199,7 +199,7 @@ public final class JitCommand {
                         throw new IllegalArgumentException("--dropout needs p=P or mode=classic");
                     }
                     Pattern modules = spec.containsKey("modules") ? regex("modules", spec.get("modules")) : null;
-                    plan.add(() -> reports.add(JitRewrites.dropout(loaded, p, mode, modules)));
+                    plan.add(m -> JitRewrites.dropout(m, p, mode, modules));
                 }
                 module = JitModels.load(model, Devices.parse(device));
             } catch (IllegalArgumentException e) {
@@ -209,9 +209,8 @@ public final class JitCommand {
                 System.err.println("dropkit jit rewrite: " + e.getMessage());
                 return 1;
             }
-            loaded = module;
             try {
-                plan.forEach(Runnable::run);
+                plan.forEach(rewrite -> reports.add(rewrite.apply(module)));
                 Path part = output.toAbsolutePath().resolveSibling(output.getFileName() + ".part");
                 module.save(part.toString());
                 AtomicFiles.moveIntoPlace(part, output);
@@ -233,8 +232,6 @@ public final class JitCommand {
             System.out.println(sb.append("\n  ]\n}"));
             return 0;
         }
-
-        private JitModule loaded;
 
         /** Parses {@code key=value,key=value,flag}; a value may hold commas when the next part is not a known key. */
         static Map<String, String> spec(String option, String text, Set<String> keys) {

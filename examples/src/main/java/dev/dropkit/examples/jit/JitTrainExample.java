@@ -1,5 +1,7 @@
 package dev.dropkit.examples.jit;
 
+import static dev.dropkit.examples.jit.PythonScripts.PYTHON;
+
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.TorchInfo;
@@ -23,7 +25,6 @@ import dev.dropkit.train.Plots;
 import dev.dropkit.train.Progress;
 import dev.dropkit.train.Trainer;
 import dev.dropkit.train.TrainingHistory;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -98,8 +99,6 @@ public final class JitTrainExample implements Callable<Integer> {
 
     @Option(names = "--progress", description = "auto, bar, plain or none (default: ${DEFAULT-VALUE}).")
     Progress.Mode progress = Progress.Mode.AUTO;
-
-    static final Path PYTHON = Path.of("/usr/bin/python3");
 
     static final String EXPORT = """
             import sys, torch, torch.nn as nn, torch.nn.functional as F
@@ -235,14 +234,11 @@ public final class JitTrainExample implements Callable<Integer> {
                     + " pass --model");
             return null;
         }
-        Path script = Files.writeString(out.resolve("export_mlp.py"), EXPORT);
         Path archive = out.resolve(resnet ? "resnet-exported.pt" : "mlp-exported.pt");
-        Process p = new ProcessBuilder(PYTHON.toString(), script.toString(), archive.toString(), Long.toString(seed),
-                resnet ? "resnet" : "mlp")
-                .redirectErrorStream(true).start();
-        String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (p.waitFor() != 0) {
-            System.err.println("dropkit jit demo: exporting with " + PYTHON + " failed:\n" + log);
+        PythonScripts.Result r = PythonScripts.run(PYTHON, out, "export_model.py", EXPORT, archive.toString(),
+                Long.toString(seed), resnet ? "resnet" : "mlp");
+        if (!r.ok()) {
+            System.err.println("dropkit jit demo: exporting with " + PYTHON + " failed:\n" + r.output());
             return null;
         }
         return archive;
@@ -263,25 +259,27 @@ public final class JitTrainExample implements Callable<Integer> {
         Path expected = saved.resolveSibling("check-logits.f32");
         writeRaw(x, in);
         writeRaw(logits, expected);
-        List<String> cmd = new ArrayList<>(List.of(PYTHON.toString(), "-c", """
-                import sys, torch
-                m = torch.jit.load(sys.argv[1], map_location='cpu').eval()
-                import numpy as np
-                y = torch.from_numpy(np.fromfile(sys.argv[3], dtype='<f4').reshape(-1, 10))
-                x = torch.from_numpy(np.fromfile(sys.argv[2], dtype='<f4')).reshape([y.shape[0]] + [int(a) for a in sys.argv[4:]])
-                with torch.no_grad():
-                    d = (m(x) - y).abs().max().item()
-                print('Python PyTorch %s reloads the trained archive: max |logit difference| on %d test images = %.2e'
-                      % (torch.__version__, y.shape[0], d))
-                """, saved.toString(), in.toString(), expected.toString()));
+        List<String> args = new ArrayList<>(List.of(saved.toString(), in.toString(), expected.toString()));
         for (long i = 1; i < x.dim(); i++) {
-            cmd.add(Long.toString(x.size(i)));
+            args.add(Long.toString(x.size(i)));
         }
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
-        p.waitFor();
+        String log = PythonScripts.run(PYTHON, saved.getParent(), "check_archive.py", CHECK, args.toArray(String[]::new))
+                .output().trim();
         System.out.println(log.isEmpty() ? "(python printed nothing)" : log.lines().reduce((a, b) -> b).orElse(log));
     }
+
+    /** Reloads the trained archive and compares its logits with Java's: argv = archive, inputs, logits, input shape. */
+    static final String CHECK = """
+            import sys, torch
+            import numpy as np
+            m = torch.jit.load(sys.argv[1], map_location='cpu').eval()
+            y = torch.from_numpy(np.fromfile(sys.argv[3], dtype='<f4').reshape(-1, 10))
+            x = torch.from_numpy(np.fromfile(sys.argv[2], dtype='<f4')).reshape([y.shape[0]] + [int(a) for a in sys.argv[4:]])
+            with torch.no_grad():
+                d = (m(x) - y).abs().max().item()
+            print('Python PyTorch %s reloads the trained archive: max |logit difference| on %d test images = %.2e'
+                  % (torch.__version__, y.shape[0], d))
+            """;
 
     /** Little-endian float32, what numpy's {@code fromfile} reads. */
     private static void writeRaw(Tensor t, Path file) throws java.io.IOException {

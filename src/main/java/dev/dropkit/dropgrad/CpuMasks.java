@@ -16,42 +16,95 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * <p>libtorch's CPU {@code uniform_} and {@code bernoulli_} draw every element serially from the
  * Mersenne Twister (3-7 ns an element here), which made a mask cost more than a whole training step of
  * a small MLP. Here one 64-bit key is drawn from libtorch's default CPU generator per round (so
- * {@link dev.dropkit.core.Seeds#seed(long)} and the trainer's reseeding still fix every mask), and element
- * {@code e} of the tensor with key {@code k} is dropped when the top 31 bits of
- * {@code h(e) = fmix(fmix(e * 0x9E3779B9 + lo(k)) ^ hi(k))} fall below {@code round(rate * 2^31)}.
- * {@code fmix} is a 32-bit bijective finalizer (Wellons' {@code lowbias32}); two keyed rounds keep masks
- * of different keys from being shifted copies of each other. The loop is plain int and float arithmetic
- * over Java arrays, which C2 vectorizes; elements past 2^31 use a key derived per 2^31-element segment.
- * It runs on the calling thread (splitting it over a fork-join worker measured slower on our shared 2-core VM).
+ * {@link dev.dropkit.core.Seeds#seed(long)} and the trainer's reseeding still fix every mask), and one
+ * 32-bit hash serves two elements:
  *
- * <p>So the drop probability is {@code rate} rounded to a multiple of 2^-31 (the float uniforms used
- * before rounded it to 2^-24), and survivors are scaled by exactly {@code 1 / (1 - rate)}.
+ * <ul>
+ *   <li>elements are taken in blocks of {@value #BLOCK}; word {@code j < }{@value #HALF} of a block decides
+ *       element {@code j} with its low 16 bits and element {@code j + }{@value #HALF} with its high 16 bits
+ *       (so a block's two halves are two linear streams: vector code and C2 both handle that);
+ *   <li>the word is {@code fmix(w * 0x9E3779B9 ^ lo(k))}, where {@code w} counts words from the start of
+ *       the tensor (two per element pair) and {@code fmix} is a bijective 32-bit finalizer (Wellons'
+ *       {@code lowbias32}); elements past 2^31 use a key derived per 2^31-element segment;
+ *   <li>an element is dropped when its 16 bits fall below {@code round(rate * 2^16)}.
+ * </ul>
+ *
+ * So the drop probability is {@code rate} rounded to a multiple of 2^-16 (at most 7.6e-6 away; a rate
+ * below 2^-17 drops nothing), and survivors are scaled by exactly {@code 1 / (1 - rate)}. Sixteen bits and
+ * one hash round per two elements keep the mask close to the cost of touching the gradient once: on the
+ * 269K gradient elements of a small MLP, in place, about 30 us against 25 us for a bare multiply (two
+ * rounds and 31 bits per element took 105 us).
+ *
+ * <p>When the JVM runs with {@code --add-modules jdk.incubator.vector} (the launcher, the tests and the
+ * benchmarks do), float gradients go through {@code VectorMasks}, which reads and writes the tensor's
+ * memory directly with explicit SIMD; otherwise a plain Java loop over copied blocks gives the same bits
+ * (C2 vectorizes it, but not over native memory: 3-6 times slower). {@code -Ddropkit.vector=false} forces
+ * the plain loop. Either way it runs on the calling thread (splitting it over a fork-join worker measured
+ * slower on our shared 2-core VM).
  */
 final class CpuMasks {
     private CpuMasks() {}
 
     private static final long GOLDEN64 = 0x9E3779B97F4A7C15L;
-    private static final int GOLDEN32 = 0x9E3779B9;
-    private static final int BLOCK = 4096;
+    static final int GOLDEN32 = 0x9E3779B9;
+    /** Elements per block: a multiple of 32 that divides 2^31. */
+    static final int BLOCK = 4096;
+    /** Words per block; word {@code j} decides elements {@code j} and {@code j + HALF}. */
+    static final int HALF = BLOCK / 2;
     private static final long SEGMENT = 1L << 31;
+    private static final int ONE16 = 1 << 16;
     /** {@code j * GOLDEN32}: the counter steps of one block, so the hot loop reads an array instead of an iota. */
-    private static final int[] STEPS = new int[BLOCK];
+    private static final int[] STEPS = new int[HALF];
+    private static final boolean VECTOR = vectorAvailable();
 
     static {
-        for (int j = 0; j < BLOCK; j++) {
+        for (int j = 0; j < HALF; j++) {
             STEPS[j] = j * GOLDEN32;
         }
     }
 
+    /** Whether float gradients use the explicit-SIMD kernel ({@code jdk.incubator.vector} is loaded). */
+    static boolean vectorized() {
+        return VECTOR;
+    }
+
+    private static boolean vectorAvailable() {
+        if (!Boolean.parseBoolean(System.getProperty("dropkit.vector", "true"))
+                || ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
+            return false;
+        }
+        try {
+            return VectorMasks.usable();
+        } catch (LinkageError e) { // a module present but unusable: the plain loop gives the same bits
+            return false;
+        }
+    }
+
+    /** The one-element tensor keys are drawn into, kept so a draw allocates nothing (guarded by the class). */
+    private static Tensor keyTensor;
+    private static MemorySegment keyMemory;
+    private static LongOptional noUpperBound;
+    private static GeneratorOptional defaultGenerator;
+
     /**
      * One 64-bit draw from libtorch's default CPU generator ({@code from = Long.MIN_VALUE} and no {@code to}:
-     * all 64 bits, see native-notes). Its one-element tensor is freed before it returns.
+     * all 64 bits, see native-notes), under libtorch's generator lock, into a tensor kept for the purpose
+     * (allocating one per draw cost 7 us, more than the rest of a small gradient's mask).
      */
-    static long drawKey() {
-        try (PointerScope ignored = new PointerScope()) {
-            Tensor t = Tensors.empty(ScalarType.Long, 1);
-            return t.random_(Long.MIN_VALUE, new LongOptional(), new GeneratorOptional()).item_long();
+    static synchronized long drawKey() {
+        if (keyTensor == null) {
+            try (PointerScope ignored = new PointerScope()) { // kept past the scope: retained below
+                keyTensor = Tensors.empty(ScalarType.Long, 1);
+                noUpperBound = new LongOptional();
+                defaultGenerator = new GeneratorOptional();
+                keyTensor.retainReference();
+                noUpperBound.retainReference();
+                defaultGenerator.retainReference();
+            }
+            keyMemory = MemorySegment.ofAddress(keyTensor.data_ptr().address()).reinterpret(Long.BYTES);
         }
+        keyTensor.random_(Long.MIN_VALUE, noUpperBound, defaultGenerator); // returns a non-owning view of keyTensor
+        return keyMemory.get(ValueLayout.JAVA_LONG, 0);
     }
 
     /** The key of tensor {@code index} in a round keyed {@code roundKey} (SplittableRandom's mix64). */
@@ -62,14 +115,14 @@ final class CpuMasks {
         return z ^ (z >>> 31);
     }
 
-    /** {@code round(rate * 2^31)}: an element is dropped when its 31 hash bits are below it. */
+    /** {@code round(rate * 2^16)}: an element is dropped when its 16 hash bits are below it. */
     static int threshold(double rate) {
-        return (int) Math.min(Math.round(rate * SEGMENT), SEGMENT - 1);
+        return (int) Math.min(Math.round(rate * ONE16), ONE16 - 1);
     }
 
-    /** The drop probability a rate is rounded to: {@code threshold(rate) / 2^31}. */
+    /** The drop probability a rate is rounded to: {@code threshold(rate) / 2^16}. */
     static double effectiveRate(double rate) {
-        return threshold(rate) / (double) SEGMENT;
+        return threshold(rate) / (double) ONE16;
     }
 
     /** Whether the fast kernels can work on {@code t} directly: a contiguous float or double CPU tensor. */
@@ -87,6 +140,11 @@ final class CpuMasks {
      * floating dtype, float or double (see {@link #direct}), with the same number of elements.
      */
     static void drop(Tensor in, Tensor out, double rate, long key) {
+        drop(in, out, rate, key, VECTOR);
+    }
+
+    /** {@link #drop(Tensor, Tensor, double, long)} with the kernel chosen: tests compare the two. */
+    static void drop(Tensor in, Tensor out, double rate, long key, boolean vector) {
         long n = in.numel();
         if (n == 0) {
             return;
@@ -95,11 +153,27 @@ final class CpuMasks {
         long bytes = n * (isDouble ? Double.BYTES : Float.BYTES);
         MemorySegment src = MemorySegment.ofAddress(in.data_ptr().address()).reinterpret(bytes);
         MemorySegment dst = out == in ? src : MemorySegment.ofAddress(out.data_ptr().address()).reinterpret(bytes);
-        if (isDouble) {
-            dropDoubles(src, dst, 0, n, key, threshold(rate), 1.0 / (1.0 - rate));
-        } else {
-            dropFloats(src, dst, 0, n, key, threshold(rate), (float) (1.0 / (1.0 - rate)));
+        int threshold = threshold(rate);
+        double scale = 1.0 / (1.0 - rate);
+        Blocks blocks = null;
+        for (long e0 = 0; e0 < n; ) {
+            long segmentEnd = Math.min(n, (e0 / SEGMENT + 1) * SEGMENT);
+            int lo = (int) segmentKey(key, e0);
+            if (vector && !isDouble && segmentEnd - e0 >= BLOCK) { // whole blocks in SIMD, the tail below
+                long whole = (segmentEnd - e0) / BLOCK;
+                VectorMasks.dropFloats(src, dst, e0, whole, wordBase(e0), lo, threshold, (float) scale);
+                e0 += whole * BLOCK;
+            }
+            blocks = blocks != null ? blocks : new Blocks(isDouble);
+            for (; e0 < segmentEnd; e0 += BLOCK) {
+                blocks.drop(src, dst, e0, (int) Math.min(BLOCK, segmentEnd - e0), wordBase(e0), lo, threshold, scale);
+            }
         }
+    }
+
+    /** {@code GOLDEN32} times the number of words before block {@code e0} in its segment (two elements a word). */
+    static int wordBase(long e0) {
+        return (int) ((e0 % SEGMENT) >>> 1) * GOLDEN32;
     }
 
     /** A contiguous float32 CPU tensor of the given shape: 1 where an element is kept, 0 where dropped. */
@@ -108,12 +182,28 @@ final class CpuMasks {
         long n = mask.numel();
         if (n > 0) {
             MemorySegment dst = TensorSegments.view(mask);
-            keepFloats(dst, 0, n, key, threshold(rate));
+            float[] lowHalf = new float[HALF];
+            float[] highHalf = new float[HALF];
+            int threshold = threshold(rate);
+            for (long e0 = 0; e0 < n; e0 += BLOCK) {
+                int len = (int) Math.min(BLOCK, n - e0);
+                int lo = (int) segmentKey(key, e0);
+                int base = wordBase(e0);
+                java.util.Arrays.fill(lowHalf, 1f);
+                java.util.Arrays.fill(highHalf, 1f);
+                int low = Math.min(len, HALF);
+                int high = len - low;
+                scaleFloats(lowHalf, highHalf, low, high, base, lo, threshold, 1f);
+                MemorySegment.copy(lowHalf, 0, dst, ValueLayout.JAVA_FLOAT, e0 * Float.BYTES, low);
+                if (high > 0) {
+                    MemorySegment.copy(highHalf, 0, dst, ValueLayout.JAVA_FLOAT, (e0 + HALF) * Float.BYTES, high);
+                }
+            }
         }
         return mask;
     }
 
-    private static int fmix(int x) {
+    static int fmix(int x) {
         x ^= x >>> 16;
         x *= 0x21F0AAAD;
         x ^= x >>> 15;
@@ -127,66 +217,82 @@ final class CpuMasks {
         return segment == 0 ? key : subKey(key, -segment);
     }
 
+    /** {@code 1} if {@code bits >= threshold}, else {@code 0}, as arithmetic (a sign shift), not a branch. */
+    private static int keep(int bits, int threshold) {
+        return 1 + ((bits - threshold) >> 31);
+    }
+
     /**
-     * The hot loops below drop element {@code j} of a block when {@code (hash >>> 1) < threshold}, written as
-     * arithmetic (a sign shift and an int-to-float conversion give the keep factor 1 or 0), not a branch,
-     * so that C2 vectorizes them. They work on Java arrays: C2 does not vectorize the same loops over
-     * native {@link MemorySegment}s, so each block is copied in and out (about a third of the time).
+     * The plain-Java kernel: each block is copied into two arrays (its two halves), multiplied, copied back.
+     * The loops are plain int and float arithmetic, which C2 vectorizes. One per call, so the arrays are too.
      */
-    private static void dropFloats(MemorySegment src, MemorySegment dst, long from, long to, long key, int threshold,
-            float scale) {
-        float[] buf = new float[BLOCK];
-        int[] steps = STEPS;
-        for (long e0 = from; e0 < to; e0 += BLOCK) {
-            int len = blockLength(e0, to);
-            long k = segmentKey(key, e0);
-            int base = (int) k + (int) (e0 % SEGMENT) * GOLDEN32;
-            int k1 = (int) (k >>> 32);
-            MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, e0 * Float.BYTES, buf, 0, len);
-            for (int j = 0; j < len; j++) {
-                int x = fmix(fmix(steps[j] + base) ^ k1);
-                buf[j] = buf[j] * (float) (1 + (((x >>> 1) - threshold) >> 31)) * scale;
+    private static final class Blocks {
+        private final float[] lowFloats;
+        private final float[] highFloats;
+        private final double[] lowDoubles;
+        private final double[] highDoubles;
+
+        Blocks(boolean doubles) {
+            lowFloats = doubles ? null : new float[HALF];
+            highFloats = doubles ? null : new float[HALF];
+            lowDoubles = doubles ? new double[HALF] : null;
+            highDoubles = doubles ? new double[HALF] : null;
+        }
+
+        void drop(MemorySegment src, MemorySegment dst, long e0, int len, int base, int lo, int threshold,
+                double scale) {
+            int low = Math.min(len, HALF);
+            int high = len - low;
+            if (lowFloats != null) {
+                MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, e0 * Float.BYTES, lowFloats, 0, low);
+                if (high > 0) { // a segment may end before e0 + HALF: no zero-length copy past its end
+                    MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, (e0 + HALF) * Float.BYTES, highFloats, 0, high);
+                }
+                scaleFloats(lowFloats, highFloats, low, high, base, lo, threshold, (float) scale);
+                MemorySegment.copy(lowFloats, 0, dst, ValueLayout.JAVA_FLOAT, e0 * Float.BYTES, low);
+                if (high > 0) {
+                    MemorySegment.copy(highFloats, 0, dst, ValueLayout.JAVA_FLOAT, (e0 + HALF) * Float.BYTES, high);
+                }
+            } else {
+                MemorySegment.copy(src, ValueLayout.JAVA_DOUBLE, e0 * Double.BYTES, lowDoubles, 0, low);
+                if (high > 0) {
+                    MemorySegment.copy(src, ValueLayout.JAVA_DOUBLE, (e0 + HALF) * Double.BYTES, highDoubles, 0, high);
+                }
+                scaleDoubles(lowDoubles, highDoubles, low, high, base, lo, threshold, scale);
+                MemorySegment.copy(lowDoubles, 0, dst, ValueLayout.JAVA_DOUBLE, e0 * Double.BYTES, low);
+                if (high > 0) {
+                    MemorySegment.copy(highDoubles, 0, dst, ValueLayout.JAVA_DOUBLE, (e0 + HALF) * Double.BYTES, high);
+                }
             }
-            MemorySegment.copy(buf, 0, dst, ValueLayout.JAVA_FLOAT, e0 * Float.BYTES, len);
         }
     }
 
-    private static void dropDoubles(MemorySegment src, MemorySegment dst, long from, long to, long key, int threshold,
-            double scale) {
-        double[] buf = new double[BLOCK];
+    /** {@code x * keep * scale} over a block's halves: word {@code j} decides {@code lowHalf[j]} and {@code highHalf[j]}. */
+    private static void scaleFloats(float[] lowHalf, float[] highHalf, int low, int high, int base, int lo,
+            int threshold, float scale) {
         int[] steps = STEPS;
-        for (long e0 = from; e0 < to; e0 += BLOCK) {
-            int len = blockLength(e0, to);
-            long k = segmentKey(key, e0);
-            int base = (int) k + (int) (e0 % SEGMENT) * GOLDEN32;
-            int k1 = (int) (k >>> 32);
-            MemorySegment.copy(src, ValueLayout.JAVA_DOUBLE, e0 * Double.BYTES, buf, 0, len);
-            for (int j = 0; j < len; j++) {
-                int x = fmix(fmix(steps[j] + base) ^ k1);
-                buf[j] = buf[j] * (double) (1 + (((x >>> 1) - threshold) >> 31)) * scale;
-            }
-            MemorySegment.copy(buf, 0, dst, ValueLayout.JAVA_DOUBLE, e0 * Double.BYTES, len);
+        for (int j = 0; j < high; j++) {
+            int x = fmix((base + steps[j]) ^ lo);
+            lowHalf[j] = lowHalf[j] * (float) keep(x & 0xFFFF, threshold) * scale;
+            highHalf[j] = highHalf[j] * (float) keep(x >>> 16, threshold) * scale;
+        }
+        for (int j = high; j < low; j++) {
+            int x = fmix((base + steps[j]) ^ lo);
+            lowHalf[j] = lowHalf[j] * (float) keep(x & 0xFFFF, threshold) * scale;
         }
     }
 
-    private static void keepFloats(MemorySegment dst, long from, long to, long key, int threshold) {
-        float[] keep = new float[BLOCK];
+    private static void scaleDoubles(double[] lowHalf, double[] highHalf, int low, int high, int base, int lo,
+            int threshold, double scale) {
         int[] steps = STEPS;
-        for (long e0 = from; e0 < to; e0 += BLOCK) {
-            int len = blockLength(e0, to);
-            long k = segmentKey(key, e0);
-            int base = (int) k + (int) (e0 % SEGMENT) * GOLDEN32;
-            int k1 = (int) (k >>> 32);
-            for (int j = 0; j < len; j++) {
-                int x = fmix(fmix(steps[j] + base) ^ k1);
-                keep[j] = (float) (1 + (((x >>> 1) - threshold) >> 31));
-            }
-            MemorySegment.copy(keep, 0, dst, ValueLayout.JAVA_FLOAT, e0 * Float.BYTES, len);
+        for (int j = 0; j < high; j++) {
+            int x = fmix((base + steps[j]) ^ lo);
+            lowHalf[j] = lowHalf[j] * (double) keep(x & 0xFFFF, threshold) * scale;
+            highHalf[j] = highHalf[j] * (double) keep(x >>> 16, threshold) * scale;
         }
-    }
-
-    /** Blocks never straddle a segment boundary (2^31 is a multiple of BLOCK) or the end of the range. */
-    private static int blockLength(long e0, long to) {
-        return (int) Math.min(BLOCK, to - e0);
+        for (int j = high; j < low; j++) {
+            int x = fmix((base + steps[j]) ^ lo);
+            lowHalf[j] = lowHalf[j] * (double) keep(x & 0xFFFF, threshold) * scale;
+        }
     }
 }

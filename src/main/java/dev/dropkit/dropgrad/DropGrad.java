@@ -247,7 +247,8 @@ public final class DropGrad {
 
     /**
      * The hooks' work for parameter {@code index}: the dropped gradient as a new tensor, or null to leave
-     * the gradient unchanged (rate zero).
+     * the gradient as it is (rate zero, or dropped in place because nobody else can read it; see
+     * {@link GradientOwnership}).
      */
     Tensor hookGradient(int index, TensorBase grad) {
         if (rates[index] == 0.0) {
@@ -271,8 +272,17 @@ public final class DropGrad {
         if (rate == 0.0) { // the rate became zero between the check and the round
             return null;
         }
-        Tensor g = checkDense(index, new Tensor(grad));
+        if (grad.is_sparse()) {
+            throw sparse(index);
+        }
+        // Decided before the Tensor copy below, which would count as one more holder.
+        boolean inPlace = cpu && grad.has_storage() && GradientOwnership.exclusive(grad);
+        Tensor g = new Tensor(grad);
         if (cpu) {
+            if (inPlace && CpuMasks.direct(g)) {
+                DropGradOps.dropInPlace(g, rate, key); // nobody else reads it: no new tensor, no copy into .grad
+                return null;
+            }
             return DropGradOps.drop(g, rate, key);
         }
         try {
@@ -304,10 +314,14 @@ public final class DropGrad {
 
     private Tensor checkDense(int index, Tensor grad) {
         if (grad.is_sparse()) {
-            throw new IllegalArgumentException("DropGrad supports dense gradients only; parameter '"
-                    + names.get(index) + "' has a sparse one (an embedding with sparse=true?)");
+            throw sparse(index);
         }
         return grad;
+    }
+
+    private IllegalArgumentException sparse(int index) {
+        return new IllegalArgumentException("DropGrad supports dense gradients only; parameter '"
+                + names.get(index) + "' has a sparse one (an embedding with sparse=true?)");
     }
 
     /**

@@ -41,6 +41,7 @@ public final class DropGradHooks implements AutoCloseable {
         this.ids = new int[params.size()];
         unchanged.retainReference(); // a PointerScope around attach() must not free it
         OPEN.add(this);
+        GradientOwnership.probe(); // its one small backward pass now, not inside the first hook
         try {
             for (int i = 0; i < params.size(); i++) {
                 Hook hook = new Hook(this, owner, i, names.get(i));

@@ -165,7 +165,8 @@ class DropGradOpsTest {
             Tensor a = DropGradOps.drop(g, p).eq(new Scalar(0.0));
             Tensor b = DropGradOps.drop(g, p).eq(new Scalar(0.0));
             double sigma = TestDevices.bernoulliSigma(p * p, n - 4096);
-            for (long lag : new long[] {1, 2, 3, 8, 64, 4096}) {
+            // 2048: the two elements one hash word decides; 4096: the same word position in the next block
+            for (long lag : new long[] {1, 2, 3, 8, 16, 64, 2048, 4096}) {
                 Tensor both = a.narrow(0, 0, n - lag).logical_and(a.narrow(0, lag, n - lag));
                 assertEquals(p * p, both.sum().item_long() / (double) (n - lag), 5 * sigma, "p " + p + ", lag " + lag);
             }
@@ -175,12 +176,41 @@ class DropGradOpsTest {
     }
 
     @Test
-    void theCpuDropProbabilityIsTheRateRoundedToAMultipleOfTwoToTheMinus31() {
+    void theCpuDropProbabilityIsTheRateRoundedToAMultipleOfTwoToTheMinus16() {
         for (double rate : new double[] {1e-9, 0.01, 0.1, 0.3, 0.5, 0.9, 0.999999}) {
             double effective = CpuMasks.effectiveRate(rate);
-            assertEquals(rate, effective, Math.scalb(1.0, -32), "rate " + rate);
-            assertEquals(effective, Math.rint(effective * Math.scalb(1.0, 31)) * Math.scalb(1.0, -31));
+            assertEquals(rate, effective, Math.scalb(1.0, -16), "rate " + rate);
+            assertEquals(effective, Math.rint(effective * Math.scalb(1.0, 16)) * Math.scalb(1.0, -16));
         }
+        assertEquals(0.0, CpuMasks.effectiveRate(Math.scalb(1.0, -18)), "below 2^-17 nothing is dropped");
+        assertEquals(0.1, CpuMasks.effectiveRate(0.1), Math.scalb(1.0, -17), "nearest multiple of 2^-16");
+    }
+
+    @ParameterizedTest(name = "{0} elements")
+    @ValueSource(longs = {1, 31, 2048, 2049, 4096, 4097, 3 * 4096 + 100, 65536})
+    void theSimdKernelAndThePlainLoopGiveTheSameBits(long n) {
+        // The same mask whatever the kernel, every block layout (partial halves, whole blocks, a tail).
+        Tensor g = torch.randn(n).mul_(new Scalar(3.0));
+        g.narrow(0, 0, Math.min(n, 3)).fill_(new Scalar(Double.POSITIVE_INFINITY)); // dropped infinities stay NaN
+        for (double rate : new double[] {0.1, 0.5}) {
+            Tensor simd = torch.empty(n);
+            Tensor plain = torch.empty(n);
+            CpuMasks.drop(g, simd, rate, 42L, true);
+            CpuMasks.drop(g, plain, rate, 42L, false);
+            assertTrue(simd.view(torch.ScalarType.Int).equal(plain.view(torch.ScalarType.Int)), "rate " + rate);
+            Tensor reference = g.mul(CpuMasks.keepMask(new long[] {n}, rate, 42L)).mul_(new Scalar(1.0 / (1.0 - rate)));
+            assertTrue(reference.view(torch.ScalarType.Int).equal(plain.view(torch.ScalarType.Int)), "keep mask, rate " + rate);
+            Tensor inPlace = g.clone();
+            CpuMasks.drop(inPlace, inPlace, rate, 42L, true);
+            assertTrue(inPlace.view(torch.ScalarType.Int).equal(plain.view(torch.ScalarType.Int)), "in place, rate " + rate);
+        }
+    }
+
+    @Test
+    void theTestJvmRunsTheSimdKernel() {
+        // surefire passes --add-modules=jdk.incubator.vector (as ./dropkit does); without it the plain loop
+        // runs, which the test above already covers, but the fast path would go untested
+        assertTrue(CpuMasks.vectorized(), "jdk.incubator.vector is not loaded in the test JVM");
     }
 
     @Test

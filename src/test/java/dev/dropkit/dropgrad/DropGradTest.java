@@ -25,6 +25,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BinaryOperator;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Adam;
 import org.bytedeco.pytorch.AdamOptions;
@@ -518,6 +519,44 @@ class DropGradTest {
         DropGrad dropGrad = DropGrad.builder().rate(0.1).build(net);
         assertMessage(() -> new DropGradOptimizer(onlyFc1, dropGrad),
                 "parameter 'scale' has a drop rate but is not optimized by the wrapped optimizer");
+    }
+
+    /** Gradients of {@code loss(p, q)} with DropGrad hooks at rate 0.5 on {@code p} only, and without any. */
+    private static Tensor[] hookOnlyP(BinaryOperator<Tensor> loss, Tensor p, Tensor q) {
+        loss.apply(p, q).backward();
+        Tensor rawP = p.grad().clone();
+        Tensor rawQ = q.grad().clone();
+        p.mutable_grad().reset();
+        q.mutable_grad().reset();
+        DropGrad dropGrad = DropGrad.builder().rate(0.5).build(Map.of("p", p));
+        try (DropGradHooks hooks = dropGrad.attach()) {
+            loss.apply(p, q).backward();
+        }
+        return new Tensor[] {rawP, rawQ, p.grad(), q.grad()};
+    }
+
+    @Test
+    void hooksDropInPlaceOnlyWhatNobodyElseReads() {
+        // A hook drops a gradient in place when only autograd holds it (GradientOwnership). Where the same
+        // gradient memory also flows to another parameter, that one must see it untouched.
+        Tensor p = torch.rand(64, 32).add_(new Scalar(1.0)).set_requires_grad(true);
+        Tensor q = torch.rand(64, 32).add_(new Scalar(1.0)).set_requires_grad(true);
+        Tensor w = torch.rand(64, 32).add_(new Scalar(1.0));
+        List<BinaryOperator<Tensor>> losses = List.of(
+                (a, b) -> a.add(b).mul(w).sum(),                  // one tensor handed to both operands
+                (a, b) -> a.view(-1).add(b.view(-1)).mul(w.view(-1)).sum(), // p's is a view of q's
+                (a, b) -> torch.cat(new TensorVector(a, b)).mul(w.repeat(2, 1)).sum(), // slices of one tensor
+                (a, b) -> a.mul(w).sum().add(b.mul(w).sum()));    // nothing shared: in place
+        for (int i = 0; i < losses.size(); i++) {
+            Tensor[] g = hookOnlyP(losses.get(i), p, q);
+            assertTrue(g[3].equal(g[1]), "case " + i + ": q's gradient is untouched");
+            Tensor kept = g[2].ne(new Scalar(0.0));
+            assertTrue(g[2].masked_select(kept).equal(g[0].mul(new Scalar(2.0)).masked_select(kept)), "case " + i);
+            double dropped = Tensors.countZeros(g[2]) / (double) g[2].numel();
+            assertEquals(0.5, dropped, 5 * TestDevices.bernoulliSigma(0.5, g[2].numel()), "case " + i);
+            p.mutable_grad().reset();
+            q.mutable_grad().reset();
+        }
     }
 
     @Test

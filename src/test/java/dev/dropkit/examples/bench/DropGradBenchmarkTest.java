@@ -30,7 +30,7 @@ class DropGradBenchmarkTest {
         String out = buf.toString(StandardCharsets.UTF_8);
         assertEquals(0, status, err.toString());
         for (String model : new String[] {"mlp", "conv", "resnet"}) {
-            assertTrue(out.matches("(?s).*\\n" + model + "\\s+\\d+\\s+0\\.10(\\s+[0-9.]+){5}\\n.*"), out);
+            assertTrue(out.matches("(?s).*\\n" + model + "\\s+\\d+\\s+0\\.10(\\s+[0-9.]+){7}\\n.*"), out);
         }
     }
 

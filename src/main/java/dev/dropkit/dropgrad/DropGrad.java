@@ -48,13 +48,18 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * {@link dev.dropkit.core.Seeds#seed(long)} fixes them. Both forms draw the same way, once per round
  * (one backward pass for hooks, one {@link #apply()} for the wrapper): one 64-bit key from the CPU
  * generator if any CPU parameter has a nonzero rate, from which every CPU parameter's mask is hashed
- * (see {@link DropGradOps}: the drop probability is the rate rounded to a multiple of 2^-31), and one mask
+ * (see {@link DropGradOps}: the drop probability is the rate rounded to a multiple of 2^-16), and one mask
  * per parameter with a nonzero rate on another device (CUDA), in parameter order, whether or not that
  * parameter received a gradient. Autograd's order of gradients therefore does not matter, and hooks and
  * wrapper produce bit-identical gradients for the same seed and a single backward pass. A hooks round
  * ends when a parameter's gradient arrives a second time or {@link #update} is called; until each
  * gradient arrives a CUDA parameter's mask is held, so there hooks need up to one parameter-sized buffer
  * more than the wrapper during backward (CPU masks are computed when the gradient arrives).
+ *
+ * <p>On the CPU a hook drops the gradient in place when nothing but autograd can read it (the usual case:
+ * a layer's weight or bias gradient), so no new tensor is made and libtorch does not copy one into
+ * {@code .grad}; where autograd hands the same memory to another parameter too, the hook returns a new
+ * tensor and leaves the shared one alone.
  *
  * <p>Rate zero is the identity, bit for bit, and costs no random draw and no tensor work.
  */

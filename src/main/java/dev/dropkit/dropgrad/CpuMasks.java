@@ -8,6 +8,7 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.GeneratorOptional;
 import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorBase;
 import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
@@ -128,7 +129,7 @@ final class CpuMasks {
     }
 
     /** Whether the fast kernels can work on {@code t} directly: a contiguous float or double CPU tensor. */
-    static boolean direct(Tensor t) {
+    static boolean direct(TensorBase t) {
         if (!t.is_cpu() || !t.is_contiguous()) {
             return false;
         }
@@ -141,12 +142,12 @@ final class CpuMasks {
      * libtorch's {@code in.mul(keep).mul_(scale)} gives. Both must be contiguous CPU tensors of one
      * floating dtype, float or double (see {@link #direct}), with the same number of elements.
      */
-    static void drop(Tensor in, Tensor out, double rate, long key) {
+    static void drop(TensorBase in, TensorBase out, double rate, long key) {
         drop(in, out, rate, key, VECTOR);
     }
 
     /** {@link #drop(Tensor, Tensor, double, long)} with the kernel chosen: tests compare the two. */
-    static void drop(Tensor in, Tensor out, double rate, long key, boolean vector) {
+    static void drop(TensorBase in, TensorBase out, double rate, long key, boolean vector) {
         long n = in.numel();
         if (n == 0) {
             return;

@@ -280,14 +280,14 @@ public final class DropGrad {
         if (grad.is_sparse()) {
             throw sparse(index);
         }
-        // Decided before the Tensor copy below, which would count as one more holder.
-        boolean inPlace = cpu && grad.has_storage() && GradientOwnership.exclusive(grad);
+        // Nobody else reads it: dropped in place, no new tensor, no copy into .grad. Decided before any Java
+        // copy of the tensor, which would count as one more holder.
+        if (cpu && grad.has_storage() && CpuMasks.direct(grad) && GradientOwnership.exclusive(grad)) {
+            CpuMasks.drop(grad, grad, rate, key);
+            return null;
+        }
         Tensor g = new Tensor(grad);
         if (cpu) {
-            if (inPlace && CpuMasks.direct(g)) {
-                DropGradOps.dropInPlace(g, rate, key); // nobody else reads it: no new tensor, no copy into .grad
-                return null;
-            }
             return DropGradOps.drop(g, rate, key);
         }
         try {

@@ -1,6 +1,7 @@
 package dev.dropkit.dropgrad;
 
 import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.AutoGradMode;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorBase;
@@ -40,24 +41,41 @@ final class GradientOwnership {
         }
     }
 
-    private static final class Probe {
-        static final Counts PLAIN;
-        static final Counts VIEW;
+    private static volatile Counts plainCounts; // null until a probe succeeds: in place is off
+    private static volatile Counts viewCounts;
+    private static boolean probed;
 
-        static {
-            Counts[] seen = new Counts[2];
-            try (PointerScope ignored = new PointerScope()) {
-                seen[0] = probe(false);
-                seen[1] = probe(true);
-            } catch (RuntimeException e) {
-                seen[0] = null;
-                seen[1] = null;
-            }
-            PLAIN = seen[0] != null && !seen[0].view() && seen[0].weakUses() == 1 ? seen[0] : null;
-            VIEW = PLAIN != null && seen[1] != null && seen[1].view() && seen[1].weakUses() == 1 ? seen[1] : null;
+    /**
+     * Runs the probe if no probe has succeeded yet: {@link DropGradHooks} calls it on attach, so the small
+     * backward pass never runs inside a hook. Grad mode is switched on for it (an attach under a no-grad
+     * guard must not turn in place off for good); if it fails anyway, the next attach tries again.
+     */
+    static synchronized void probe() {
+        if (probed) {
+            return;
         }
+        try (PointerScope ignored = new PointerScope(); AutoGradMode on = new AutoGradMode(true)) {
+            Counts plain = Probe.probe(false);
+            Counts view = Probe.probe(true);
+            if (plain != null && !plain.view() && plain.weakUses() == 1) {
+                viewCounts = view != null && view.view() && view.weakUses() == 1 ? view : null;
+                plainCounts = plain;
+            }
+            probed = true;
+        } catch (RuntimeException e) {
+            // in place stays off until a later probe succeeds; hooks return new tensors meanwhile
+        }
+    }
 
-        private static Counts probe(boolean linear) {
+    /** Forgets the probe's result (tests: so a probe can be watched running). */
+    static synchronized void forgetProbe() {
+        probed = false;
+        plainCounts = null;
+        viewCounts = null;
+    }
+
+    private static final class Probe {
+        static Counts probe(boolean linear) {
             Counts[] out = new Counts[1];
             TensorTensorHook hook = new TensorTensorHook() {
                 @Override
@@ -81,14 +99,9 @@ final class GradientOwnership {
         }
     }
 
-    /** Runs the probe if it has not run yet. */
-    static void probe() {
-        Counts ignored = Probe.PLAIN;
-    }
-
-    /** Whether hooks can drop in place at all (the probe saw what it expected). */
+    /** Whether hooks can drop in place at all (a probe ran and saw what it expected). */
     static boolean enabled() {
-        return Probe.PLAIN != null;
+        return plainCounts != null;
     }
 
     /**
@@ -96,7 +109,7 @@ final class GradientOwnership {
      * that changing it in place changes nothing anyone else reads.
      */
     static boolean exclusive(TensorBase grad) {
-        Counts plain = Probe.PLAIN;
+        Counts plain = plainCounts;
         if (plain == null) {
             return false;
         }
@@ -107,7 +120,7 @@ final class GradientOwnership {
         if (!c.view()) {
             return c.uses() <= plain.uses() && c.storageUses() <= plain.storageUses();
         }
-        Counts view = Probe.VIEW;
+        Counts view = viewCounts;
         return view != null && c.uses() <= view.uses() && c.storageUses() <= view.storageUses()
                 && c.baseUses() <= view.baseUses();
     }

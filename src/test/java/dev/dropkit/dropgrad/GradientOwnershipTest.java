@@ -46,6 +46,16 @@ class GradientOwnershipTest {
     }
 
     @Test
+    void theProbeRunsUnderANoGradGuardToo() {
+        GradientOwnership.forgetProbe();
+        assertEquals(false, GradientOwnership.enabled(), "nothing probed: in place is off");
+        try (org.bytedeco.pytorch.NoGradGuard noGrad = new org.bytedeco.pytorch.NoGradGuard()) {
+            GradientOwnership.probe(); // as an attach() under a no-grad guard would
+        }
+        assertTrue(GradientOwnership.enabled(), "the probe switched grad mode on for itself");
+    }
+
+    @Test
     void privateGradientsAreExclusiveSharedOnesAreNot() {
         GradientOwnership.probe();
         assertTrue(GradientOwnership.enabled(), "the probe saw the reference counts it expects");

@@ -61,6 +61,12 @@ public final class BasicBlock extends Module implements ResidualBlock {
         return torch.relu(sum);
     }
 
+    /** ReLU in place: the sum is the caller's own tensor. */
+    @Override
+    public Tensor activateOwnedOutput(Tensor sum) {
+        return sum.relu_();
+    }
+
     /** Input channels. */
     public long inChannels() {
         return inChannels;

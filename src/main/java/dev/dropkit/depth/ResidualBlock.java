@@ -30,6 +30,16 @@ public interface ResidualBlock {
         return sum;
     }
 
+    /**
+     * {@link #activateOutput} of a sum that nothing else references: a fresh tensor whose producer's backward
+     * reads neither it nor its inputs (stochastic depth's fast mode passes the result of an {@code index_add}),
+     * so an implementation may work in place and save an allocation. Must give the same values and gradients
+     * as {@link #activateOutput}, which is what the default calls.
+     */
+    default Tensor activateOwnedOutput(Tensor sum) {
+        return activateOutput(sum);
+    }
+
     /** The block's full output, {@code activateOutput(shortcut(x) + branch(x))}. */
     default Tensor forward(Tensor x) {
         return activateOutput(shortcut(x).add(branch(x)));

@@ -99,6 +99,12 @@ public final class StochasticDepth extends Module implements ResidualBlock {
         return residual.activateOutput(sum);
     }
 
+    /** The wrapped block's activation of a sum only the caller holds (in place where the block allows). */
+    @Override
+    public Tensor activateOwnedOutput(Tensor sum) {
+        return residual.activateOwnedOutput(sum);
+    }
+
     /** The wrapped block (the Java object, whose class surgery targets matched). */
     public Module block() {
         return block;

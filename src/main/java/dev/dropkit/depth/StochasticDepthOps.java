@@ -111,8 +111,10 @@ public final class StochasticDepthOps {
     /**
      * Sample-wise stochastic depth that computes the branch only for the kept samples: their rows are
      * gathered ({@code index_select}), the branch runs on them, and the result, times {@code scale}, is
-     * added into the shortcut's rows ({@code index_add}). No sample kept: the branch is not run. Every
-     * sample kept: the plain (scaled) block. Exactly one kept: {@link #sampleWise} (a BatchNorm cannot
+     * added into the shortcut's rows ({@code index_add}; in place into the projection shortcut of a
+     * {@link Bottleneck} or {@link BasicBlock}), and the sum is activated with
+     * {@link ResidualBlock#activateOwnedOutput} (in place for those blocks). No sample kept: the branch is not
+     * run. Every sample kept: the plain (scaled) block. Exactly one kept: {@link #sampleWise} (a BatchNorm cannot
      * normalize a single 1x1 sample). The output equals {@link #sampleWise}'s when the branch treats samples
      * independently; a BatchNorm in the branch computes its batch statistics (and updates its running
      * statistics) over the kept samples only. The mask is read on the host: pass a CPU mask.
@@ -135,10 +137,17 @@ public final class StochasticDepthOps {
         }
         Tensor index = indexOn(Arrays.copyOf(kept, count), x.device());
         Tensor branch = block.branch(x.index_select(0, index));
+        // A projection of dropkit's own blocks (convolution + BatchNorm, whose backward does not read its
+        // output) is a fresh tensor only this method holds: add into it instead of cloning it.
+        boolean ownShortcut = shortcut != x && (block instanceof Bottleneck || block instanceof BasicBlock);
         if (scale != 1.0) {
+            // A separate multiply, not index_add's alpha: the rows then equal sampleWise's addcmul bit for bit.
             branch = branch.mul(new Scalar(scale));
         }
-        return block.activateOutput(shortcut.index_add(0, index, branch));
+        Tensor sum = ownShortcut ? shortcut.index_add_(0, index, branch) : shortcut.index_add(0, index, branch);
+        // The sum is a new tensor that nothing else reads (index_add's backward reads neither its input nor
+        // its output): the block may activate it in place, which saves a full-size allocation.
+        return block.activateOwnedOutput(sum);
     }
 
     /**

@@ -212,6 +212,51 @@ class StochasticDepthTest {
                 "running mean = 0.1 * mean over kept samples");
     }
 
+    /**
+     * The fast mode adds into a projection shortcut and applies ReLU in place: same output and gradients as
+     * the out-of-place formulation ({@code relu(shortcut.index_add(kept, scale * branch(x[kept])))}), for
+     * identity and projection shortcuts of both block types, and backward does not trip autograd's in-place
+     * checks.
+     */
+    @Test
+    void fastModeInPlaceAdditionAndActivationMatchTheOutOfPlaceFormulation() {
+        Tensor mask = Tensors.fromFloats(new float[] {1, 0, 1, 1, 0, 1, 1, 1});
+        Tensor index = mask.nonzero().flatten();
+        long[][] configs = {{0, 16, 4, 1}, {0, 8, 4, 2}, {1, 8, 8, 1}, {1, 8, 16, 2}}; // type, in, width, stride
+        for (long[] c : configs) {
+            for (double scale : new double[] {1.0, 1.0 / 0.7}) {
+                Seeds.seed(19);
+                org.bytedeco.pytorch.Module module = c[0] == 0 ? new Bottleneck(c[1], c[2], c[3])
+                        : new BasicBlock(c[1], c[2], c[3]);
+                ResidualBlock block = (ResidualBlock) module;
+                module.train(true);
+                Tensor input = randn(Devices.cpu(), 8, c[1], 6, 6);
+                Tensor upstream = null;
+                Tensor[] grads = new Tensor[2];
+                Tensor[] outputs = new Tensor[2];
+                for (int run = 0; run < 2; run++) {
+                    Tensor x = input.detach().clone().requires_grad_(true);
+                    Tensor y;
+                    if (run == 0) {
+                        y = StochasticDepthOps.keptOnly(block, x, mask, scale);
+                    } else {
+                        Tensor branch = block.branch(x.index_select(0, index)).mul(new Scalar(scale));
+                        y = torch.relu(block.shortcut(x).index_add(0, index, branch));
+                    }
+                    if (upstream == null) {
+                        upstream = randn(Devices.cpu(), Tensors.shape(y));
+                    }
+                    y.mul(upstream).sum().backward();
+                    outputs[run] = y.detach();
+                    grads[run] = x.grad().clone();
+                }
+                String what = java.util.Arrays.toString(c) + " scale " + scale;
+                assertTrue(outputs[0].allclose(outputs[1], 1e-6, 1e-6, false), what + ": outputs match");
+                assertTrue(grads[0].allclose(grads[1], 1e-5, 1e-6, false), what + ": input gradients match");
+            }
+        }
+    }
+
     /** One kept sample of 1x1 features would make BatchNorm throw; the fast mode masks instead. */
     @Test
     void fastModeWithOneKeptSampleFallsBackToTheMaskedPath() {

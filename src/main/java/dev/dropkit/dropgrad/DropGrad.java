@@ -184,7 +184,7 @@ public final class DropGrad {
                 dropWholeUpdates(r);
             } else {
                 boolean[] cpu = onCpu(r);
-                long roundKey = anyTrue(cpu) ? CpuMasks.drawKey() : 0L; // one draw for every CPU mask
+                long roundKey = cpuKey(cpu);
                 for (int i = 0; i < r.length; i++) {
                     if (r[i] == 0.0) {
                         continue;
@@ -308,13 +308,17 @@ public final class DropGrad {
         return cpu;
     }
 
-    private static boolean anyTrue(boolean[] b) {
-        for (boolean v : b) {
+    /**
+     * A round's one key for every CPU mask, drawn only if some parameter is on the CPU (so CUDA-only models
+     * draw nothing from the CPU generator): hooks and wrapper both draw through here, to stay bit-identical.
+     */
+    private static long cpuKey(boolean[] cpu) {
+        for (boolean v : cpu) {
             if (v) {
-                return true;
+                return CpuMasks.drawKey();
             }
         }
-        return false;
+        return 0L;
     }
 
     private Tensor checkDense(int index, Tensor grad) {
@@ -340,7 +344,7 @@ public final class DropGrad {
         roundUsed = new boolean[r.length];
         roundMasks = new Tensor[r.length];
         roundCpu = onCpu(r);
-        roundKey = anyTrue(roundCpu) ? CpuMasks.drawKey() : 0L;
+        roundKey = cpuKey(roundCpu);
         try (PointerScope ignored = new PointerScope()) {
             for (int i = 0; i < r.length; i++) {
                 if (r[i] != 0.0 && !roundCpu[i]) {

@@ -27,7 +27,7 @@ final class VectorMasks {
     private static final VectorSpecies<Float> FLOATS = FloatVector.SPECIES_PREFERRED;
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
 
-    /** Whether the preferred shape has 4 to 16 lanes of both ints and floats, dividing a half block. */
+    /** Whether the preferred shape has at least 4 lanes, as many of ints as of floats, dividing a half block. */
     static boolean usable() {
         int lanes = INTS.length();
         return lanes >= 4 && lanes == FLOATS.length() && CpuMasks.HALF % lanes == 0;
@@ -51,8 +51,8 @@ final class VectorMasks {
             IntVector words = steps.add(base + (int) b * CpuMasks.HALF * golden);
             for (int j = 0; j < CpuMasks.HALF; j += lanes) {
                 IntVector x = words.lanewise(XOR, lo);
-                x = x.lanewise(XOR, x.lanewise(LSHR, 16)).mul(0x21F0AAAD);
-                x = x.lanewise(XOR, x.lanewise(LSHR, 15)).mul(0x735A2D97);
+                x = x.lanewise(XOR, x.lanewise(LSHR, 16)).mul(CpuMasks.FMIX_1);
+                x = x.lanewise(XOR, x.lanewise(LSHR, 15)).mul(CpuMasks.FMIX_2);
                 x = x.lanewise(XOR, x.lanewise(LSHR, 15));
                 words = words.add(stride);
                 long at = lowAt + (long) j * Float.BYTES;

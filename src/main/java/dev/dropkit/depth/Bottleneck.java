@@ -61,6 +61,12 @@ public final class Bottleneck extends Module implements ResidualBlock {
         return downsample == null ? x : downsample.forward(x);
     }
 
+    /** The projection is a convolution + BatchNorm, whose backward does not read its output. */
+    @Override
+    public boolean projectionIsPrivate() {
+        return true;
+    }
+
     /** ReLU after the addition, out of place (the sum may be the block's input). */
     @Override
     public Tensor activateOutput(Tensor sum) {

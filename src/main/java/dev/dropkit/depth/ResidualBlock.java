@@ -23,6 +23,15 @@ public interface ResidualBlock {
     Tensor shortcut(Tensor x);
 
     /**
+     * Whether a {@link #shortcut} that is not the input itself is a fresh tensor that only the caller holds
+     * and that no backward reads (a convolution + BatchNorm projection), so that stochastic depth's fast mode
+     * may add the kept rows into it in place instead of cloning it. False by default.
+     */
+    default boolean projectionIsPrivate() {
+        return false;
+    }
+
+    /**
      * Applied to {@code shortcut + branch} (or to the shortcut alone when the branch is dropped). Must not
      * modify its argument in place: it may be the block's input. Identity by default.
      */

@@ -93,6 +93,12 @@ public final class StochasticDepth extends Module implements ResidualBlock {
         return residual.shortcut(x);
     }
 
+    /** The wrapped block's answer. */
+    @Override
+    public boolean projectionIsPrivate() {
+        return residual.projectionIsPrivate();
+    }
+
     /** The wrapped block's activation after the addition. */
     @Override
     public Tensor activateOutput(Tensor sum) {

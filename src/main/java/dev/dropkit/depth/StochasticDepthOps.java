@@ -111,8 +111,8 @@ public final class StochasticDepthOps {
     /**
      * Sample-wise stochastic depth that computes the branch only for the kept samples: their rows are
      * gathered ({@code index_select}), the branch runs on them, and the result, times {@code scale}, is
-     * added into the shortcut's rows ({@code index_add}; in place into the projection shortcut of a
-     * {@link Bottleneck} or {@link BasicBlock}), and the sum is activated with
+     * added into the shortcut's rows ({@code index_add}; in place into a projection shortcut that
+     * {@link ResidualBlock#projectionIsPrivate is private}), and the sum is activated with
      * {@link ResidualBlock#activateOwnedOutput} (in place for those blocks). No sample kept: the branch is not
      * run. Every sample kept: the plain (scaled) block. Exactly one kept: {@link #sampleWise} (a BatchNorm cannot
      * normalize a single 1x1 sample). The output equals {@link #sampleWise}'s when the branch treats samples
@@ -137,9 +137,8 @@ public final class StochasticDepthOps {
         }
         Tensor index = indexOn(Arrays.copyOf(kept, count), x.device());
         Tensor branch = block.branch(x.index_select(0, index));
-        // A projection of dropkit's own blocks (convolution + BatchNorm, whose backward does not read its
-        // output) is a fresh tensor only this method holds: add into it instead of cloning it.
-        boolean ownShortcut = shortcut != x && (block instanceof Bottleneck || block instanceof BasicBlock);
+        // A private projection (see ResidualBlock.projectionIsPrivate): add into it instead of cloning it.
+        boolean ownShortcut = shortcut != x && block.projectionIsPrivate();
         if (scale != 1.0) {
             // A separate multiply, not index_add's alpha: the rows then equal sampleWise's addcmul bit for bit.
             branch = branch.mul(new Scalar(scale));

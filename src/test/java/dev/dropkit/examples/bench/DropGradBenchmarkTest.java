@@ -22,8 +22,8 @@ class DropGradBenchmarkTest {
         StringWriter err = new StringWriter();
         try {
             CommandLine cli = new CommandLine(new DropGradBenchmark()).setErr(new PrintWriter(err));
-            status = cli.execute("--reps", "1", "--warmup", "0", "--steps", "1", "--batch", "8", "--hidden", "16",
-                    "--rates", "0.1", "--device", "cpu");
+            status = cli.execute("--reps", "1", "--warmup", "0", "--warmup-seconds", "0", "--steps", "1", "--batch", "8",
+                    "--hidden", "16", "--rates", "0.1", "--device", "cpu");
         } finally {
             System.setOut(old);
         }
@@ -42,7 +42,8 @@ class DropGradBenchmarkTest {
             c.getErr().println(e.getMessage());
             return 2;
         });
-        assertEquals(2, cli.execute("--models", "vgg", "--reps", "1", "--warmup", "0", "--device", "cpu"));
+        assertEquals(2, cli.execute("--models", "vgg", "--reps", "1", "--warmup", "0", "--warmup-seconds", "0",
+                "--device", "cpu"));
         assertTrue(err.toString().contains("model must be 'mlp', 'conv' or 'resnet', got 'vgg'"), err.toString());
     }
 }

@@ -68,8 +68,14 @@ public final class DropGradBenchmark implements Callable<Integer> {
     @Option(names = "--reps", description = "Timed repetitions per variant (default: ${DEFAULT-VALUE}).")
     int reps = 15;
 
-    @Option(names = "--warmup", description = "Untimed repetitions first (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--warmup", description = "Untimed repetitions first, at least (default: ${DEFAULT-VALUE}).")
     int warmup = 3;
+
+    @Option(names = "--warmup-seconds", description = "Keep warming up until this much time has passed"
+            + " (default: ${DEFAULT-VALUE}). DropGrad's CPU masks are Java code that the JIT compiles after a few"
+            + " hundred calls; its SIMD form runs about a thousand times slower before (native-notes/"
+            + "vector-api-before-the-jit.md), which a short warm-up would count as DropGrad's cost.")
+    double warmupSeconds = 3.0;
 
     @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
     String device = "auto";
@@ -154,6 +160,9 @@ public final class DropGradBenchmark implements Callable<Integer> {
         if (threads > 0) {
             torch.set_num_threads(threads);
         }
+        if (!(warmupSeconds >= 0)) {
+            throw new IllegalArgumentException("warmup-seconds must be >= 0, got " + warmupSeconds);
+        }
         cpuTime = switch (clock.trim().toLowerCase(Locale.ROOT)) {
             case "wall" -> false;
             case "cpu" -> true;
@@ -168,9 +177,9 @@ public final class DropGradBenchmark implements Callable<Integer> {
                 + System.getenv("OPENBLAS_NUM_THREADS")
                 + " (on a busy machine set one of them to 1: native-notes/openmp-threads-under-load.md)");
         System.out.printf(Locale.ROOT, "one training step (forward, cross-entropy, backward, %s step), batch %d;"
-                + " %s time, %d steps per timing, median of %d reps after %d warm-up; ratio = median of paired"
+                + " %s time, %d steps per timing, median of %d reps after >= %d warm-up reps and >= %.1f s; ratio = median of paired"
                 + " per-rep ratios (DropGrad / none)%n", optimizer, batch, cpuTime ? "thread CPU" : "wall", steps,
-                reps, warmup);
+                reps, warmup, warmupSeconds);
         System.out.println("floor: libtorch multiplies every gradient by 1/(1-rate) in place before the step (no mask):"
                 + " what touching each gradient once costs natively, the least any per-element gradient transform adds");
         System.out.printf(Locale.ROOT, "%-6s %9s %6s %9s %9s %7s %9s %7s %9s %7s%n",
@@ -205,23 +214,13 @@ public final class DropGradBenchmark implements Callable<Integer> {
                 net.optimizer().step();
             }),
         };
+        long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
+        for (int r = 0; r < warmup || System.nanoTime() < warmEnd; r++) {
+            round(r, variants, dropGrad, dev, null);
+        }
         double[][] times = new double[variants.length][reps];
-        for (int r = -warmup; r < reps; r++) {
-            for (int k = 0; k < variants.length; k++) {
-                int which = Math.floorMod(k + r, variants.length); // rotate who goes first
-                DropGradHooks hooks = which == 1 ? dropGrad.attach() : null;
-                double ms;
-                try {
-                    ms = time(variants[which], dev);
-                } finally {
-                    if (hooks != null) {
-                        hooks.close();
-                    }
-                }
-                if (r >= 0) {
-                    times[which][r] = ms;
-                }
-            }
+        for (int r = 0; r < reps; r++) {
+            round(r, variants, dropGrad, dev, times);
         }
         long count = 0;
         for (long i = 0; i < params.size(); i++) {
@@ -230,6 +229,25 @@ public final class DropGradBenchmark implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "%-6s %9d %6.2f %9.3f %9.3f %7.3f %9.3f %7.3f %9.3f %7.3f%n", model, count,
                 rate, median(times[0]), median(times[1]), pairedRatio(times[1], times[0]), median(times[2]),
                 pairedRatio(times[2], times[0]), median(times[3]), pairedRatio(times[3], times[0]));
+    }
+
+    /** Times every variant once, rotating who goes first; hooks are attached around variant 1 only. */
+    private void round(int r, Runnable[] variants, DropGrad dropGrad, Device dev, double[][] times) {
+        for (int k = 0; k < variants.length; k++) {
+            int which = Math.floorMod(k + r, variants.length);
+            DropGradHooks hooks = which == 1 ? dropGrad.attach() : null;
+            double ms;
+            try {
+                ms = time(variants[which], dev);
+            } finally {
+                if (hooks != null) {
+                    hooks.close();
+                }
+            }
+            if (times != null) {
+                times[which][r] = ms;
+            }
+        }
     }
 
     private double time(Runnable variant, Device dev) {

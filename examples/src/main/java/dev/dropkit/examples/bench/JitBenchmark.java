@@ -13,6 +13,7 @@ import dev.dropkit.depth.ResNet;
 import dev.dropkit.depth.StochasticDepthOptions;
 import dev.dropkit.depth.StochasticDepthSurgery;
 import dev.dropkit.dropout.DropoutMode;
+import dev.dropkit.examples.jit.PythonModels;
 import dev.dropkit.examples.jit.PythonScripts;
 import dev.dropkit.examples.models.Mlp;
 import dev.dropkit.gyro.GyroDropout;
@@ -65,44 +66,10 @@ public final class JitBenchmark implements Callable<Integer> {
     Path python = PythonScripts.PYTHON;
 
     /** The Python side: the same architectures as dropkit's Mlp(784, 512, 2, 10) and ResNet.small(RESNET50, 8, 3, 10). */
-    static final String EXPORT = """
-            import sys, torch, torch.nn as nn, torch.nn.functional as F
-            from torchvision.models.resnet import Bottleneck
-            out = sys.argv[1]
-            class Mlp(nn.Module):
-                def __init__(self):
-                    super().__init__()
-                    self.fc1 = nn.Linear(784, 512); self.drop1 = nn.Dropout(0.5)
-                    self.fc2 = nn.Linear(512, 512); self.drop2 = nn.Dropout(0.5)
-                    self.out = nn.Linear(512, 10)
-                def forward(self, x):
-                    x = self.drop1(F.relu(self.fc1(x)))
-                    return self.out(self.drop2(F.relu(self.fc2(x))))
-            class SmallResNet(nn.Module):
-                def __init__(self, layers=(3, 4, 6, 3), width=8, classes=10):
-                    super().__init__()
-                    self.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False); self.bn1 = nn.BatchNorm2d(width)
-                    inplanes = width
-                    for s, n in enumerate(layers):
-                        planes = width * 2 ** s
-                        blocks = []
-                        for i in range(n):
-                            stride = 2 if s > 0 and i == 0 else 1
-                            down = None
-                            if stride != 1 or inplanes != planes * 4:
-                                down = nn.Sequential(nn.Conv2d(inplanes, planes * 4, 1, stride, bias=False),
-                                                     nn.BatchNorm2d(planes * 4))
-                            blocks.append(Bottleneck(inplanes, planes, stride, down))
-                            inplanes = planes * 4
-                        self.add_module('layer%d' % (s + 1), nn.Sequential(*blocks))
-                    self.fc = nn.Linear(inplanes, classes)
-                def forward(self, x):
-                    x = F.relu(self.bn1(self.conv1(x)))
-                    x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-                    return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+    static final String EXPORT = PythonModels.SOURCE + """
             torch.manual_seed(7)
-            torch.jit.script(Mlp()).save(out + '/mlp.pt')
-            torch.jit.script(SmallResNet()).save(out + '/resnet.pt')
+            torch.jit.script(Mlp()).save(sys.argv[1] + '/mlp.pt')
+            torch.jit.script(SmallResNet((3, 4, 6, 3), 8, 3, 10)).save(sys.argv[1] + '/resnet.pt')
             """;
 
     /** One model being timed. */

@@ -3,6 +3,7 @@ package dev.dropkit.examples.bench;
 import static dev.dropkit.examples.bench.BenchSupport.median;
 import static dev.dropkit.examples.bench.BenchSupport.sync;
 
+import dev.dropkit.core.Checks;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.NativeMemory;
 import dev.dropkit.core.Seeds;
@@ -63,6 +64,14 @@ public final class StochasticDepthBenchmark implements Callable<Integer> {
             description = "Drop distributions for the block-wise and fast rows (default: ${DEFAULT-VALUE}).")
     List<String> distributions = List.of("linear", "uniform");
 
+    @Option(names = "--methods", split = ",", description = "Which rows to time besides the baseline: any of sample"
+            + " (0.1 linear), block and sample_fast (0.2 and 0.5 per distribution) (default: ${DEFAULT-VALUE}).")
+    List<String> methods = List.of("sample", "block", "sample_fast");
+
+    @Option(names = "--rates", split = ",", description = "Rates for the block and sample_fast rows"
+            + " (default: ${DEFAULT-VALUE}).")
+    List<Double> rates = List.of(0.2, 0.5);
+
     @Option(names = "--lr", description = "SGD learning rate, momentum 0.9 (default: ${DEFAULT-VALUE}).")
     double lr = 0.01;
 
@@ -77,6 +86,10 @@ public final class StochasticDepthBenchmark implements Callable<Integer> {
         Device dev = Devices.parse(device);
         ResNet.Layout lay = ResNet.Layout.valueOf(layout.trim().toUpperCase(Locale.ROOT));
         List<DropDistribution> dists = distributions.stream().map(DropDistribution::parse).toList();
+        List<DepthMethod> chosen = methods.stream().map(DepthMethod::parse).toList();
+        for (double rate : rates) {
+            Checks.probability("rate", rate);
+        }
         String cache = System.getenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY");
         System.out.println(TorchInfo.describe().replace("\n", "; ") + "; device " + Devices.describe(dev)
                 + "; ONEDNN_PRIMITIVE_CACHE_CAPACITY " + (cache == null ? "unset (1024)" : cache));
@@ -88,13 +101,21 @@ public final class StochasticDepthBenchmark implements Callable<Integer> {
 
         List<Config> configs = new ArrayList<>();
         configs.add(config(0, null, lay, DropDistribution.LINEAR, dev));
-        configs.add(config(0.1, DepthMethod.SAMPLE, lay, DropDistribution.LINEAR, dev));
+        if (chosen.contains(DepthMethod.SAMPLE)) {
+            configs.add(config(0.1, DepthMethod.SAMPLE, lay, DropDistribution.LINEAR, dev));
+        }
         for (DropDistribution dist : dists) {
             for (DepthMethod m : new DepthMethod[] {DepthMethod.BLOCK, DepthMethod.SAMPLE_FAST}) {
-                for (double rate : new double[] {0.2, 0.5}) {
+                if (!chosen.contains(m)) {
+                    continue;
+                }
+                for (double rate : rates) {
                     configs.add(config(rate, m, lay, dist, dev));
                 }
             }
+        }
+        if (configs.size() == 1) {
+            throw new IllegalArgumentException("--methods " + String.join(",", methods) + " selects no configuration");
         }
         Tensor x = torch.randn(new long[] {batch, 3, size, size}, Tensors.options(torch.ScalarType.Float, dev));
         Tensor y = torch.randint(10, new long[] {batch}, Tensors.options(torch.ScalarType.Long, dev));

@@ -100,47 +100,10 @@ public final class JitTrainExample implements Callable<Integer> {
     @Option(names = "--progress", description = "auto, bar, plain or none (default: ${DEFAULT-VALUE}).")
     Progress.Mode progress = Progress.Mode.AUTO;
 
-    static final String EXPORT = """
-            import sys, torch, torch.nn as nn, torch.nn.functional as F
-            class FashionMlp(nn.Module):
-                def __init__(self):
-                    super().__init__()
-                    self.fc1 = nn.Linear(784, 512)
-                    self.drop1 = nn.Dropout(0.5)
-                    self.fc2 = nn.Linear(512, 512)
-                    self.drop2 = nn.Dropout(0.5)
-                    self.out = nn.Linear(512, 10)
-                def forward(self, x):
-                    x = self.drop1(F.relu(self.fc1(x)))
-                    return self.out(self.drop2(F.relu(self.fc2(x))))
-            def small_resnet():
-                from torchvision.models.resnet import Bottleneck
-                class FashionResNet(nn.Module):
-                    def __init__(self, layers=(2, 2, 2), width=8):
-                        super().__init__()
-                        self.conv1 = nn.Conv2d(1, width, 3, 1, 1, bias=False)
-                        self.bn1 = nn.BatchNorm2d(width)
-                        inplanes = width
-                        for s, n in enumerate(layers):
-                            planes = width * 2 ** s
-                            blocks = []
-                            for i in range(n):
-                                stride = 2 if s > 0 and i == 0 else 1
-                                down = None
-                                if stride != 1 or inplanes != planes * 4:
-                                    down = nn.Sequential(nn.Conv2d(inplanes, planes * 4, 1, stride, bias=False),
-                                                         nn.BatchNorm2d(planes * 4))
-                                blocks.append(Bottleneck(inplanes, planes, stride, down))
-                                inplanes = planes * 4
-                            self.add_module('layer%d' % (s + 1), nn.Sequential(*blocks))
-                        self.fc = nn.Linear(inplanes, 10)
-                    def forward(self, x):
-                        x = F.relu(self.bn1(self.conv1(x)))
-                        x = self.layer3(self.layer2(self.layer1(x)))
-                        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
-                return FashionResNet()
+    /** Exports {@code PythonModels}' MLP or a 3-stage, width-8 SmallResNet for 28x28 grey images. */
+    static final String EXPORT = PythonModels.SOURCE + """
             torch.manual_seed(int(sys.argv[2]))
-            net = FashionMlp() if sys.argv[3] == 'mlp' else small_resnet()
+            net = Mlp() if sys.argv[3] == 'mlp' else SmallResNet((2, 2, 2), 8, 1, 10)
             torch.jit.script(net).save(sys.argv[1])
             """;
 

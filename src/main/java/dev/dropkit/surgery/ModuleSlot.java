@@ -5,6 +5,8 @@ import java.lang.reflect.Field;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
+import dev.dropkit.core.Modules;
 import org.bytedeco.pytorch.Module;
 
 /**
@@ -91,14 +93,29 @@ public final class ModuleSlot {
         return null;
     }
 
-    /** Swaps in {@code replacement}: re-registers it under the same name and updates every Java reference. */
+    /**
+     * Swaps in {@code replacement}: re-registers it under the same name, in the same place among its
+     * siblings, and updates every Java reference.
+     */
     void replace(Module replacement) {
         String why = whyNotReplaceableBy(replacement.getClass());
         if (why != null) {
             throw new IllegalStateException(path + ": " + why);
         }
+        // libtorch appends a registered child at the end of its parent's list: the siblings registered after
+        // this one are registered again, in order, so children, parameters and the blocks a later surgery
+        // walks keep their order. The handles in this map share ownership of the native modules.
+        Map<String, Module> siblings = Modules.namedChildren(parent);
         parent.unregister_module(name);
         parent.register_module(name, replacement);
+        boolean after = false;
+        for (Map.Entry<String, Module> sibling : siblings.entrySet()) {
+            if (after) {
+                parent.unregister_module(sibling.getKey());
+                parent.register_module(sibling.getKey(), sibling.getValue());
+            }
+            after |= sibling.getKey().equals(name);
+        }
         for (Holder h : holders) {
             h.set(replacement);
         }

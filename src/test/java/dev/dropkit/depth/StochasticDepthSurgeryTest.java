@@ -178,14 +178,31 @@ class StochasticDepthSurgeryTest {
     @Test
     void targetsByInterfaceClassPredicateOrName() {
         ResNet net = tinyResNet50(8);
+        List<String> params = Modules.namedParameterNames(net);
         var downsampling = BlockTarget.matching("Bottlenecks with stride 2",
                 m -> m instanceof Bottleneck b && b.stride() == 2);
         SurgeryReport report = StochasticDepthSurgery.apply(net, options().target(downsampling).build());
         assertEquals(List.of("layer2.0", "layer3.0", "layer4.0"), report.paths());
         assertEquals(1.0 / 3 * 0.2, StochasticDepthSurgery.wrappers(net).get(0).rate(), 0.0,
                 "rates spread over the targets only");
-        assertEquals(13, StochasticDepthSurgery.apply(net, options().target(BlockTarget.ofClass(Bottleneck.class))
-                .build()).count(), "the rest, by class");
+        // A wrapped block keeps its place among its siblings (libtorch would append it), so a second surgery
+        // walks the blocks in depth order and the deepest block gets the full rate.
+        assertEquals(params, Modules.namedParameterNames(net), "partial surgery keeps the parameter order");
+        SurgeryReport rest = StochasticDepthSurgery.apply(net, options().target(BlockTarget.ofClass(Bottleneck.class))
+                .build());
+        assertEquals(13, rest.count(), "the rest, by class");
+        assertEquals(List.of("layer1.0", "layer1.1", "layer1.2", "layer2.1", "layer2.2", "layer2.3", "layer3.1",
+                "layer3.2", "layer3.3", "layer3.4", "layer3.5", "layer4.1", "layer4.2"), rest.paths());
+        List<StochasticDepth> wrappers = StochasticDepthSurgery.wrappers(net);
+        assertEquals(16, wrappers.size());
+        // In depth order: layer1.0-1.2, layer2.0-2.3, layer3.0-3.5, layer4.0-4.2.
+        assertEquals(0.2 / 3, wrappers.get(3).rate(), 1e-15, "layer2.0: the first surgery's first target");
+        assertEquals(0.2 * 5 / 16, wrappers.get(4).rate(), 1e-15,
+                "layer2.1: the 5th of the 16 blocks the second surgery's rates are spread over");
+        assertEquals(0.2 * 2 / 3, wrappers.get(7).rate(), 1e-15, "layer3.0");
+        assertEquals(0.2, wrappers.get(13).rate(), 1e-15, "layer4.0");
+        assertEquals(0.2, wrappers.get(15).rate(), 1e-15, "layer4.2, the deepest block, at the full rate");
+        assertEquals(params, Modules.namedParameterNames(net));
 
         ResNet basic = ResNet.small(ResNet.Layout.RESNET18, 2, 1, 10);
         assertEquals(8, StochasticDepthSurgery.apply(basic, options().targetLayerName("BasicBlock").build()).count());

@@ -10,8 +10,6 @@ import dev.dropkit.dropout.Dropout;
 import dev.dropkit.dropout.DropoutMode;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
-import java.util.TreeSet;
 import org.bytedeco.pytorch.DropoutImpl;
 import org.bytedeco.pytorch.LinearImpl;
 import org.bytedeco.pytorch.Module;
@@ -83,7 +81,8 @@ class ModuleSurgeryTest {
     @Test
     void replacesEveryJavaHeldDropoutInPlaceAndWarnsAboutTheRest() {
         Net net = new Net();
-        Set<String> paramsBefore = new TreeSet<>(Modules.namedParameterNames(net));
+        List<String> paramsBefore = Modules.namedParameterNames(net);
+        List<String> childrenBefore = List.copyOf(Modules.namedChildren(net).keySet());
         SurgeryReport report = ModuleSurgery.replace(net, "dropout -> classic", ModuleSurgeryTest::isDropout,
                 slot -> new Dropout(0.25, DropoutMode.CLASSIC));
         assertEquals(List.of("native_drop", "own_drop", "inner.drop", "block0", "arr0"), report.paths());
@@ -100,7 +99,8 @@ class ModuleSurgeryTest {
         // ... and so does libtorch, under the same names.
         assertEquals(net.ownDrop.address(), Modules.namedChildren(net).get("own_drop").address());
         assertEquals(net.inner.drop.address(), Modules.namedDescendants(net).get("inner.drop").address());
-        assertEquals(paramsBefore, new TreeSet<>(Modules.namedParameterNames(net)), "parameter names unchanged");
+        assertEquals(paramsBefore, Modules.namedParameterNames(net), "parameter names and their order unchanged");
+        assertEquals(childrenBefore, List.copyOf(Modules.namedChildren(net).keySet()), "children keep their order");
 
         net.eval();
         assertFalse(net.ownDrop.is_training(), "eval() reaches the new modules");

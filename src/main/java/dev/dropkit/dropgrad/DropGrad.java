@@ -4,6 +4,7 @@ import dev.dropkit.core.Checks;
 import dev.dropkit.core.NativeMemory;
 import dev.dropkit.core.Tensors;
 import dev.dropkit.schedule.Schedule;
+import java.lang.ref.Reference;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -52,9 +53,9 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * per parameter with a nonzero rate on another device (CUDA), in parameter order, whether or not that
  * parameter received a gradient. Autograd's order of gradients therefore does not matter, and hooks and
  * wrapper produce bit-identical gradients for the same seed and a single backward pass. A hooks round
- * ends when a parameter's gradient arrives a second time or {@link #update} is called; until each
- * gradient arrives a CUDA parameter's mask is held, so there hooks need up to one parameter-sized buffer
- * more than the wrapper during backward (CPU masks are computed when the gradient arrives).
+ * ends when a parameter's gradient arrives a second time or {@link #update} is called. A round draws
+ * every CUDA parameter's mask when it opens and holds each until its gradient arrives, so during backward
+ * hooks hold up to the size of all CUDA parameters in masks (CPU masks are computed as gradients arrive).
  *
  * <p>On the CPU a hook drops the gradient in place when nothing but autograd can read it (the usual case:
  * a layer's weight or bias gradient), so no new tensor is made and libtorch does not copy one into
@@ -297,12 +298,15 @@ public final class DropGrad {
         }
     }
 
-    /** Which parameters with a nonzero rate live on the CPU (their masks come from one key per round). */
+    /**
+     * Which parameters with a nonzero rate the CPU hash masks (on the CPU, rate at most
+     * {@link CpuMasks#MAX_HASHED_RATE}): their masks come from one key per round; the others draw a mask.
+     */
     private boolean[] onCpu(double[] r) {
         boolean[] cpu = new boolean[r.length];
         try (PointerScope ignored = new PointerScope()) {
             for (int i = 0; i < r.length; i++) {
-                cpu[i] = r[i] != 0.0 && params.get(i).is_cpu();
+                cpu[i] = r[i] != 0.0 && DropGradOps.hashed(params.get(i), r[i]);
             }
         }
         return cpu;
@@ -508,7 +512,11 @@ public final class DropGrad {
                 var item = dict.get(i);
                 named.put(item.key().getString(), item.value());
             }
-            return build(named);
+            try {
+                return build(named);
+            } finally {
+                Reference.reachabilityFence(dict); // its items are views until build copies them
+            }
         }
 
         /**
@@ -527,7 +535,11 @@ public final class DropGrad {
             for (long i = 0; i < parameters.size(); i++) {
                 named.put(Long.toString(i), parameters.get(i));
             }
-            return build(named);
+            try {
+                return build(named);
+            } finally {
+                Reference.reachabilityFence(parameters); // its elements are views until build copies them
+            }
         }
 
         /** Resolves the rules against named parameters, in the map's order. */

@@ -39,6 +39,12 @@ public final class DropGradHooks implements AutoCloseable {
     DropGradHooks(DropGrad owner, List<String> names, List<Tensor> params) {
         this.params = List.copyOf(params);
         this.ids = new int[params.size()];
+        for (int i = 0; i < params.size(); i++) {
+            if (!params.get(i).requires_grad()) { // libtorch refuses a hook on it, with a native error
+                throw new IllegalArgumentException("parameter '" + names.get(i) + "' no longer requires grad (frozen"
+                        + " after DropGrad was built?): it gets no gradient to drop; build DropGrad again");
+            }
+        }
         unchanged.retainReference(); // a PointerScope around attach() must not free it
         OPEN.add(this);
         GradientOwnership.probe(); // its one small backward pass now, not inside the first hook
@@ -46,8 +52,13 @@ public final class DropGradHooks implements AutoCloseable {
             for (int i = 0; i < params.size(); i++) {
                 Hook hook = new Hook(this, owner, i, names.get(i));
                 hook.retainReference(); // likewise for the callback: libtorch keeps calling it
-                hooks.add(hook);
-                ids[i] = params.get(i).register_hook(hook);
+                try {
+                    ids[i] = params.get(i).register_hook(hook);
+                } catch (RuntimeException e) {
+                    hook.releaseReference();
+                    throw e;
+                }
+                hooks.add(hook); // only registered hooks: close() removes hooks.size() of them
             }
         } catch (RuntimeException e) {
             close();

@@ -6,6 +6,7 @@ import org.bytedeco.pytorch.GeneratorOptional;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorBase;
 import org.bytedeco.pytorch.global.torch;
 
 /**
@@ -16,7 +17,8 @@ import org.bytedeco.pytorch.global.torch;
  * generator, expanded by a counter-based hash (see {@code CpuMasks}): one 32-bit hash word decides two
  * elements, each dropped when its 16 bits fall below {@code round(rate * 2^16)}, so the drop probability
  * is {@code rate} rounded to a multiple of 2^-16 (at most 7.6e-6 away; a rate below 2^-17 drops nothing
- * on the CPU). That costs about as much as libtorch multiplying the gradient once, against a serial
+ * on the CPU). Rates above {@code 1 - 2^-5}, where that rounding would move the expected gradient by more
+ * than 2^-12, get exact masks on the CPU too, drawn like CUDA's below (slower). That costs about as much as libtorch multiplying the gradient once, against a serial
  * Mersenne-Twister draw per element for libtorch's CPU {@code bernoulli_}/{@code uniform_} (1.2-2.0 ms
  * for the 269K gradient elements of a small MLP, drawn and applied, against about 0.06 ms).
  * On other devices (CUDA) the mask is libtorch's {@code uniform_} compared with {@code rate}, drawn from
@@ -39,9 +41,9 @@ public final class DropGradOps {
      * @throws IllegalArgumentException if {@code rate} is outside [0, 1) or NaN
      */
     public static Tensor drop(Tensor grad, double rate) {
-        Checks.notNull("grad", grad);
+        checkGradient(grad);
         Checks.probabilityBelowOne("rate", rate);
-        return rate == 0.0 ? grad : drop(grad, rate, grad.is_cpu() ? CpuMasks.subKey(CpuMasks.drawKey(), 0) : 0L);
+        return rate == 0.0 ? grad : drop(grad, rate, key(grad, rate));
     }
 
     /**
@@ -53,10 +55,34 @@ public final class DropGradOps {
      * @throws IllegalArgumentException if {@code rate} is outside [0, 1) or NaN
      */
     public static Tensor dropInPlace(Tensor grad, double rate) {
-        Checks.notNull("grad", grad);
+        checkGradient(grad);
         Checks.probabilityBelowOne("rate", rate);
-        return rate == 0.0 ? grad
-                : dropInPlace(grad, rate, grad.is_cpu() ? CpuMasks.subKey(CpuMasks.drawKey(), 0) : 0L);
+        return rate == 0.0 ? grad : dropInPlace(grad, rate, key(grad, rate));
+    }
+
+    /** A dense floating-point tensor, or an {@link IllegalArgumentException} saying what it is instead. */
+    private static void checkGradient(Tensor grad) {
+        Checks.notNull("grad", grad);
+        if (!grad.defined()) {
+            throw new IllegalArgumentException("grad is an undefined tensor");
+        }
+        if (grad.is_sparse()) {
+            throw new IllegalArgumentException("DropGrad supports dense gradients only; grad is sparse");
+        }
+        if (!grad.is_floating_point()) {
+            throw new IllegalArgumentException("grad must be a floating-point tensor, got "
+                    + grad.scalar_type().intern());
+        }
+    }
+
+    /** A CPU hash key when the hash serves this gradient and rate (drawn only then), else 0. */
+    private static long key(Tensor grad, double rate) {
+        return hashed(grad, rate) ? CpuMasks.subKey(CpuMasks.drawKey(), 0) : 0L;
+    }
+
+    /** Whether the CPU hash masks {@code grad} at {@code rate}; otherwise a {@link #keepMask} is drawn. */
+    static boolean hashed(TensorBase grad, double rate) {
+        return grad.is_cpu() && CpuMasks.hashes(rate);
     }
 
     /**
@@ -64,7 +90,7 @@ public final class DropGradOps {
      * drawn from the device's generator). {@code rate} must be in (0, 1).
      */
     static Tensor drop(Tensor grad, double rate, long key) {
-        if (!grad.is_cpu()) {
+        if (!hashed(grad, rate)) {
             return applyMask(grad, keepMask(grad, rate), rate);
         }
         if (CpuMasks.direct(grad)) {
@@ -78,7 +104,7 @@ public final class DropGradOps {
 
     /** {@link #dropInPlace(Tensor, double)} with the CPU mask of {@code key}; {@code rate} in (0, 1). */
     static Tensor dropInPlace(Tensor grad, double rate, long key) {
-        if (!grad.is_cpu()) {
+        if (!hashed(grad, rate)) {
             return applyMaskInPlace(grad, keepMask(grad, rate), rate);
         }
         if (CpuMasks.direct(grad)) {
@@ -95,7 +121,7 @@ public final class DropGradOps {
     }
 
     /**
-     * A mask shaped like {@code like}, on its device (CUDA; the CPU uses {@code CpuMasks}) and in its
+     * A mask shaped like {@code like}, on its device (CUDA, or the CPU above the hash's highest rate) and in its
      * dtype: 1 (kept) with probability {@code 1 - rate}, else 0. Drawn as float32 uniforms whatever the
      * gradient's dtype, so a seed gives the same mask for float, double and half gradients; compared in
      * place, which costs less than a boolean mask and its promotion in the multiply.

@@ -154,30 +154,68 @@ class DropGradOpsTest {
     }
 
     @Test
+    void gradientsThatAreNotDenseFloatingPointAreRejectedByName() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> DropGradOps.drop(torch.ones(3).to(torch.ScalarType.Long), 0.1));
+        assertTrue(e.getMessage().contains("floating-point") && e.getMessage().contains("Long"), e.getMessage());
+        Tensor sparse = torch.eye(3).to_sparse();
+        e = assertThrows(IllegalArgumentException.class, () -> DropGradOps.dropInPlace(sparse, 0.1));
+        assertTrue(e.getMessage().contains("sparse"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> DropGradOps.drop(new Tensor(), 0.1));
+        assertTrue(e.getMessage().contains("undefined"), e.getMessage());
+    }
+
+    @Test
+    void ratesAboveTheHashsRangeGetExactMasksOnTheCpu() {
+        // Rounded to 2^-16 (and capped at 65535/65536), 0.999999 would keep 1.5e-5 of the elements, 15 times
+        // the 1e-6 it promises; an exact mask keeps n * 1e-6 on average (Poisson, sigma = its square root).
+        assertTrue(CpuMasks.hashes(CpuMasks.MAX_HASHED_RATE));
+        assertFalse(CpuMasks.hashes(Math.nextUp(CpuMasks.MAX_HASHED_RATE)));
+        long n = 1L << 23;
+        double rate = 0.999999;
+        Seeds.seed(12);
+        Tensor out = DropGradOps.drop(torch.ones(n), rate);
+        long kept = n - Tensors.countZeros(out);
+        double mean = n * (1 - rate);
+        assertEquals(mean, kept, 5 * Math.sqrt(mean), "kept " + kept + " of " + n);
+        assertTrue(kept > 0, "some survive at this size (P(none) = e^-8.4)");
+        float survivor = out.masked_select(out.ne(new Scalar(0.0))).get(0).item_float();
+        assertEquals((float) (1.0 / (1.0 - rate)), survivor, "survivors scaled by exactly 1 / (1 - rate)");
+        double high = 0.98;
+        Tensor g = torch.ones(N);
+        assertEquals(high, Tensors.countZeros(DropGradOps.dropInPlace(g, high)) / (double) N,
+                5 * TestDevices.bernoulliSigma(high, N));
+    }
+
+    @Test
     void cpuMasksAreIndependentBetweenNeighboursAndBetweenDraws() {
         // Both elements of a pair are dropped with probability p^2 if the mask bits are independent: for
         // neighbours at several distances within one mask, and for the same element in two masks drawn one
-        // after the other (two keys). Each count is a binomial over n pairs: 5 sigma of p^2.
+        // after the other (two keys). Two draws: a binomial over n pairs, 5 sigma of p^2. Lagged pairs within
+        // one mask overlap (pair i shares an element with pairs i - lag and i + lag), which adds two
+        // covariances of p^3 - p^4 to each pair's variance p^2 (1 - p^2).
         long n = N;
         for (double p : new double[] {0.1, 0.5}) {
             Seeds.seed(10);
             Tensor g = torch.ones(n);
             Tensor a = DropGradOps.drop(g, p).eq(new Scalar(0.0));
             Tensor b = DropGradOps.drop(g, p).eq(new Scalar(0.0));
-            double sigma = TestDevices.bernoulliSigma(p * p, n - 4096);
+            double pairVariance = p * p * (1 - p * p) + 2 * (p * p * p - p * p * p * p);
             // 2048: the two elements one hash word decides; 4096: the same word position in the next block
             for (long lag : new long[] {1, 2, 3, 8, 16, 64, 2048, 4096}) {
                 Tensor both = a.narrow(0, 0, n - lag).logical_and(a.narrow(0, lag, n - lag));
+                double sigma = Math.sqrt(pairVariance / (n - lag));
                 assertEquals(p * p, both.sum().item_long() / (double) (n - lag), 5 * sigma, "p " + p + ", lag " + lag);
             }
-            assertEquals(p * p, a.logical_and(b).sum().item_long() / (double) n, 5 * sigma, "p " + p + ", two draws");
+            assertEquals(p * p, a.logical_and(b).sum().item_long() / (double) n,
+                    5 * TestDevices.bernoulliSigma(p * p, n), "p " + p + ", two draws");
             assertFalse(a.equal(b), "a new key per draw");
         }
     }
 
     @Test
     void theCpuDropProbabilityIsTheRateRoundedToAMultipleOfTwoToTheMinus16() {
-        for (double rate : new double[] {1e-9, 0.01, 0.1, 0.3, 0.5, 0.9, 0.999999}) {
+        for (double rate : new double[] {1e-9, 0.01, 0.1, 0.3, 0.5, 0.9, CpuMasks.MAX_HASHED_RATE}) {
             double effective = CpuMasks.effectiveRate(rate);
             assertEquals(rate, effective, Math.scalb(1.0, -16), "rate " + rate);
             assertEquals(effective, Math.rint(effective * Math.scalb(1.0, 16)) * Math.scalb(1.0, -16));

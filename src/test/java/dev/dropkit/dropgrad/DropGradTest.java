@@ -2,7 +2,6 @@ package dev.dropkit.dropgrad;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -153,7 +152,8 @@ class DropGradTest {
         Net net = net(dev, 2);
         Tensor x = inputs(dev, 16, 32);
         Tensor y = targets(dev, 16, 10);
-        DropGrad dropGrad = DropGrad.builder().rate(0.2).rate("fc2.*", 0.6).build(net);
+        // fc1.bias above the CPU hash's range: its mask is drawn in the round like a CUDA parameter's.
+        DropGrad dropGrad = DropGrad.builder().rate(0.2).rate("fc2.*", 0.6).rate("fc1.bias", 0.99).build(net);
 
         Seeds.seed(77);
         try (DropGradHooks hooks = dropGrad.attach()) {
@@ -423,7 +423,8 @@ class DropGradTest {
         Device dev = Devices.cpu();
         Net net = net(dev, 10);
         Adam adam = new Adam(net.parameters(), new AdamOptions(0.01));
-        DropGrad dropGrad = DropGrad.builder().rate(0.5).mode(DropGradMode.FULL_UPDATE).build(net);
+        double rate = 0.4; // not 0.5, where a coin dropping with probability 1 - rate would pass too
+        DropGrad dropGrad = DropGrad.builder().rate(rate).mode(DropGradMode.FULL_UPDATE).build(net);
         DropGradOptimizer opt = dropGrad.wrap(adam);
         Path file = tmp.resolve("adam.pt");
         List<Tensor> params = dropGrad.parameters();
@@ -462,7 +463,7 @@ class DropGradTest {
                 }
             }
         }
-        assertEquals(0.5, (double) drops / decisions, 5 * TestDevices.bernoulliSigma(0.5, decisions));
+        assertEquals(rate, (double) drops / decisions, 5 * TestDevices.bernoulliSigma(rate, decisions));
     }
 
     @Test
@@ -473,15 +474,17 @@ class DropGradTest {
         Tensor y = targets(dev, 8, 10);
         net.backward(x, y);
         Map<String, Tensor> raw = grads(net);
-        double rate = 0.4;
+        double rate = 0.4; // not 0.5, where a coin dropping with probability 1 - rate would pass too
         DropGrad dropGrad = DropGrad.builder().rate(rate).mode(DropGradMode.FULL_UPDATE).build(net);
         int dropped = 0;
-        for (int trial = 0; trial < 10; trial++) {
+        int decisions = 0;
+        for (int trial = 0; trial < 100; trial++) {
             net.zeroGrad();
             net.backward(x, y);
             dropGrad.apply();
             Map<String, Tensor> g = grads(net);
             for (String p : raw.keySet()) {
+                decisions++;
                 if (!g.get(p).defined()) {
                     dropped++;
                 } else {
@@ -489,7 +492,8 @@ class DropGradTest {
                 }
             }
         }
-        assertTrue(dropped > 0 && dropped < 50, "dropped " + dropped + " of 50");
+        assertEquals(rate, dropped / (double) decisions, 5 * TestDevices.bernoulliSigma(rate, decisions),
+                "dropped " + dropped + " of " + decisions);
     }
 
     @Test
@@ -580,7 +584,7 @@ class DropGradTest {
         }
         Net net = net(Devices.cpu(), 14);
         net.backward(inputs(Devices.cpu(), 4, 32), targets(Devices.cpu(), 4, 10)); // the JVM carries on
-        assertNotNull(net.fc1.weight().grad());
+        assertTrue(net.fc1.weight().grad().defined());
     }
 
     /** Four Gaussian blobs in 32-D, as the trainer's tests use. */
@@ -694,6 +698,14 @@ class DropGradTest {
         assertFalse(d.parameterNames().contains("scale"));
         assertMessage(() -> DropGrad.builder().rate(net.scale, 0.1).build(net),
                 "parameter 'scale' has a drop rate but does not require grad");
+
+        DropGrad built = DropGrad.builder().rate(0.1).build(net);
+        net.fc2.bias().requires_grad_(false); // frozen after DropGrad was built
+        assertMessage(built::attach, "parameter 'fc2.bias' no longer requires grad");
+        net.fc2.bias().requires_grad_(true);
+        try (DropGradHooks hooks = built.attach()) {
+            assertEquals(built.parameterNames().size(), hooks.size());
+        }
     }
 
     @Test

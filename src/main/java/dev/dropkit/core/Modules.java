@@ -11,11 +11,11 @@ import org.bytedeco.pytorch.StringSharedModuleDict;
  * Safe walks over a libtorch module tree. They index the native dictionaries instead of iterating
  * them (see native-notes/iterator-equals-runs-past-end.md) and skip the root entry, whose key is null.
  *
- * <p>The {@link Module} objects returned are non-owning JavaCPP views of the native modules: they are
- * never the Java subclass instance a model registered, and they do not keep the tree alive. The maps
- * returned here hold a strong reference to the root, so the views stay valid while the map is
- * reachable; a view kept without its map is valid only while the root is (see
- * native-notes/module-views-do-not-own.md).
+ * <p>The {@link Module} objects returned are JavaCPP handles of the native modules: each holds a share
+ * of its module's {@code shared_ptr} (so it may be registered again, as surgery does), but it is never
+ * the Java subclass instance a model registered (native-notes/module-views-are-not-your-subclass.md):
+ * a Java {@code forward} override is not reachable through it. The maps returned here also hold the
+ * root, so the whole tree stays alive while a map is reachable.
  */
 public final class Modules {
     private Modules() {}

@@ -2,6 +2,7 @@ package dev.dropkit.depth;
 
 import dev.dropkit.core.Checks;
 import dev.dropkit.core.Modules;
+import java.lang.ref.Reference;
 import java.util.Locale;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Tensor;
@@ -71,8 +72,22 @@ public final class StochasticDepth extends Module implements ResidualBlock {
         this.scaling = Checks.notNull("scaling", scaling);
         this.block = block;
         this.residual = r;
-        // The block's children, under their own names: the same native modules (kept alive by the block).
+        // The block's children, parameters and buffers, under their own names: the same native modules and
+        // tensors, so names, optimizers and checkpoints see the wrapped model as they saw the plain one.
         Modules.namedChildren(block).forEach(this::register_module);
+        var ownParameters = block.named_parameters(false);
+        for (long i = 0; i < ownParameters.size(); i++) {
+            var item = ownParameters.get(i);
+            Tensor p = item.value();
+            register_parameter(item.key().getString(), p, p.requires_grad());
+        }
+        var ownBuffers = block.named_buffers(false);
+        for (long i = 0; i < ownBuffers.size(); i++) {
+            var item = ownBuffers.get(i);
+            register_buffer(item.key().getString(), item.value());
+        }
+        Reference.reachabilityFence(ownParameters); // their items are views until registered
+        Reference.reachabilityFence(ownBuffers);
     }
 
     /** Applies stochastic depth according to this module's training flag and current rate. */

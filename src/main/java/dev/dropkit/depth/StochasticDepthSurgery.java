@@ -40,7 +40,9 @@ public final class StochasticDepthSurgery {
      * Wraps the target blocks of {@code model}.
      *
      * @return what changed (paths, before and after), with warnings for targets that could not be
-     *     replaced (for example blocks held only by a native container)
+     *     replaced (a Java field of a type too narrow for the wrapper, an unmodifiable list). Blocks held
+     *     only by a native container are not found at all: libtorch hands back plain {@code Module}
+     *     views, which are never a {@link ResidualBlock}, so hold blocks in Java fields or lists.
      * @throws IllegalArgumentException if the model has no target block, naming what was looked for
      */
     public static SurgeryReport apply(Module model, StochasticDepthOptions options) {

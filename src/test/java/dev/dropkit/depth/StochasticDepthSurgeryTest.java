@@ -2,7 +2,6 @@ package dev.dropkit.depth;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -319,7 +318,6 @@ class StochasticDepthSurgeryTest {
             net.eval();
             Tensor y = net.forward(x);
             assertTrue(y.equal(net.forward(x)), method.id() + ": evaluation is deterministic");
-            assertNotSame(y, x);
             assertEquals(10, Tensors.shape(y)[1]);
         }
     }

@@ -14,6 +14,7 @@ import dev.dropkit.core.Tensors;
 import dev.dropkit.depth.TestBlocks.AffineBlock;
 import dev.dropkit.testing.NativeScopePerTest;
 import dev.dropkit.testing.TestDevices;
+import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.LinearImpl;
@@ -337,6 +338,22 @@ class StochasticDepthTest {
         assertFalse(block.bn1.is_training(), "eval() on the wrapper reaches the block's BatchNorm");
         sd.train(true);
         assertTrue(block.bn1.is_training());
+    }
+
+    @Test
+    void aBlocksOwnParametersAndBuffersStayInTheModel() {
+        TestBlocks.AffineBlock block = new TestBlocks.AffineBlock(3, Devices.cpu()); // weight, bias on the block
+        Tensor count = torch.zeros(1);
+        block.register_buffer("count", count);
+        StochasticDepth sd = new StochasticDepth(block, 0.1);
+        assertEquals(List.of("weight", "bias"), dev.dropkit.core.Modules.namedParameterNames(sd));
+        assertEquals(block.weight.unsafeGetTensorImpl().address(),
+                sd.named_parameters(false).get(0).value().unsafeGetTensorImpl().address(), "the same tensor");
+        assertTrue(sd.named_parameters(false).get(1).value().requires_grad());
+        var buffers = sd.named_buffers(false);
+        assertEquals(1, buffers.size());
+        assertEquals("count", buffers.get(0).key().getString());
+        assertEquals(count.unsafeGetTensorImpl().address(), buffers.get(0).value().unsafeGetTensorImpl().address());
     }
 
     @Test

@@ -46,7 +46,7 @@ public final class StochasticDepthOps {
         Checks.probability("drop_rate", rate);
         Checks.notNull("method", method);
         Checks.notNull("scaling", scaling);
-        if (rate == 0.0) {
+        if (rate == 0.0 || x.size(0) == 0) { // an empty batch has no sample to drop
             return block.forward(x);
         }
         if (!training) {
@@ -66,6 +66,9 @@ public final class StochasticDepthOps {
      * {@code rate == 1}), the plain block for {@link DepthScaling#INVERTED}.
      */
     public static Tensor evaluate(ResidualBlock block, Tensor x, double rate, DepthScaling scaling) {
+        Checks.notNull("block", block);
+        Checks.notNull("x", x);
+        Checks.notNull("scaling", scaling);
         Checks.probability("drop_rate", rate);
         if (scaling == DepthScaling.INVERTED || rate == 0.0) {
             return block.forward(x);
@@ -95,7 +98,7 @@ public final class StochasticDepthOps {
      * @param scale factor for kept branches (1, or {@code 1/(1-rate)} for {@link DepthScaling#INVERTED})
      */
     public static Tensor sampleWise(ResidualBlock block, Tensor x, Tensor keepMask, double scale) {
-        checkMask(keepMask, x);
+        checkMask(keepMask, x, scale);
         if (!keepMask.is_cuda() && countKept(keepMask, null) == keepMask.size(0)) {
             return scaledBlock(block, x, scale);
         }
@@ -120,7 +123,7 @@ public final class StochasticDepthOps {
      * statistics) over the kept samples only. The mask is read on the host: pass a CPU mask.
      */
     public static Tensor keptOnly(ResidualBlock block, Tensor x, Tensor keepMask, double scale) {
-        long n = checkMask(keepMask, x);
+        long n = checkMask(keepMask, x, scale);
         long[] kept = new long[(int) n];
         int count = countKept(keepMask, kept);
         if (count == n) {
@@ -214,8 +217,12 @@ public final class StochasticDepthOps {
         return count;
     }
 
-    private static long checkMask(Tensor keepMask, Tensor x) {
+    private static long checkMask(Tensor keepMask, Tensor x, double scale) {
+        Checks.notNull("x", x);
         Checks.notNull("keepMask", keepMask);
+        if (!(scale > 0) || Double.isInfinite(scale)) {
+            throw new IllegalArgumentException("scale must be finite and > 0, got " + scale);
+        }
         if (keepMask.dim() != 1 || keepMask.size(0) != x.size(0)) {
             throw new IllegalArgumentException("keepMask must have shape [" + x.size(0) + "] (one entry per sample),"
                     + " got " + Arrays.toString(Tensors.shape(keepMask)));

@@ -357,6 +357,25 @@ class StochasticDepthTest {
     }
 
     @Test
+    void emptyBatchesPassAndBadScalesOrNullsAreRejectedByName() {
+        TestBlocks.AffineBlock block = new TestBlocks.AffineBlock(3, Devices.cpu());
+        Tensor empty = torch.zeros(0, 3, 2, 2);
+        for (DepthMethod m : DepthMethod.values()) {
+            Tensor y = StochasticDepthOps.forward(block, empty, 0.5, m, DepthScaling.COMPOSER, true);
+            assertEquals(List.of(0L, 3L, 2L, 2L), java.util.Arrays.stream(Tensors.shape(y)).boxed().toList(), m.id());
+        }
+        Tensor x = torch.ones(4, 3, 2, 2);
+        Tensor keep = torch.ones(4);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> StochasticDepthOps.sampleWise(block, x, keep, Double.NaN));
+        assertEquals("scale must be finite and > 0, got NaN", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> StochasticDepthOps.keptOnly(block, x, keep, -1.0));
+        assertTrue(e.getMessage().contains("-1.0"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> StochasticDepthOps.evaluate(block, x, 0.5, null));
+        assertTrue(e.getMessage().contains("scaling"), e.getMessage());
+    }
+
+    @Test
     void toStringShowsRateMethodAndWhichScaling() {
         Bottleneck block = new Bottleneck(4, 2, 1);
         StochasticDepth sd = new StochasticDepth(block, 0.1);

@@ -1,11 +1,9 @@
 package dev.dropkit.examples.bench;
 
+import static dev.dropkit.testing.StdoutCapture.capture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 import picocli.CommandLine;
 
@@ -13,16 +11,8 @@ class GyroDropoutBenchmarkTest {
 
     @Test
     void runsTinyCasesAndPrintsBothRatios() {
-        PrintStream old = System.out;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
-        try {
-            assertEquals(0, new CommandLine(new GyroDropoutBenchmark()).execute("--batch", "64", "--features", "1",
-                    "--conv", "32,8,4,4", "--reps", "1", "--warmup", "0", "--device", "cpu"));
-        } finally {
-            System.setOut(old);
-        }
-        String out = buf.toString(StandardCharsets.UTF_8);
+        String out = capture(() -> assertEquals(0, new CommandLine(new GyroDropoutBenchmark()).execute("--batch", "64",
+                "--features", "1", "--conv", "32,8,4,4", "--reps", "1", "--warmup", "0", "--device", "cpu")));
         assertTrue(out.contains("GyroDropout(p=0.5, sigma=256, tau=16"), out);
         assertTrue(out.matches("(?s).*\\n64x1K(\\s+[0-9.]+){5}\\n.*"), out);
         assertTrue(out.matches("(?s).*\\n32x8x4x4(\\s+[0-9.]+){5}\\n.*"), out);

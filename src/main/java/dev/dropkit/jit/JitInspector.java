@@ -90,12 +90,8 @@ public final class JitInspector {
         /** The report as a JSON object (stable key order, no dependencies). */
         public String toJson() {
             StringBuilder sb = new StringBuilder("{\n  \"modules\": [");
-            for (int i = 0; i < modules.size(); i++) {
-                ModuleInfo m = modules.get(i);
-                sb.append(i == 0 ? "\n" : ",\n").append("    {\"path\": ").append(quote(m.path()))
-                        .append(", \"type\": ").append(quote(m.type())).append('}');
-            }
-            sb.append(modules.isEmpty() ? "],\n" : "\n  ],\n").append("  \"dropoutNodes\": [");
+            appendModules(sb, modules, "type");
+            sb.append(",\n  \"dropoutNodes\": [");
             for (int i = 0; i < dropoutNodes.size(); i++) {
                 DropoutNode d = dropoutNodes.get(i);
                 sb.append(i == 0 ? "\n" : ",\n").append("    {\"kind\": ").append(quote(d.kind()))
@@ -103,30 +99,28 @@ public final class JitInspector {
                         .append(", \"method\": ").append(quote(d.method()))
                         .append(", \"via\": ").append(quote(d.via())).append('}');
             }
-            sb.append(dropoutNodes.isEmpty() ? "],\n" : "\n  ],\n").append("  \"dropoutCounts\": {");
+            sb.append(dropoutNodes.isEmpty() ? "]" : "\n  ]").append(",\n  \"dropoutCounts\": {");
             int i = 0;
             for (Map.Entry<String, Integer> e : dropoutCounts.entrySet()) {
                 sb.append(i++ == 0 ? "" : ", ").append(quote(e.getKey())).append(": ").append(e.getValue());
             }
             sb.append("},\n  \"dropoutTotal\": ").append(dropoutTotal()).append(",\n  \"residualBlocks\": [");
-            for (int j = 0; j < residualBlocks.size(); j++) {
-                ModuleInfo m = residualBlocks.get(j);
-                sb.append(j == 0 ? "\n" : ",\n").append("    {\"path\": ").append(quote(m.path()))
-                        .append(", \"type\": ").append(quote(m.type())).append('}');
+            appendModules(sb, residualBlocks, "type");
+            sb.append(",\n  \"dropkitMethods\": [");
+            appendModules(sb, dropkitMethods, "method");
+            sb.append(",\n  \"otherResidualCandidates\": [");
+            appendModules(sb, otherResidual, "type");
+            return sb.append("\n}").toString();
+        }
+
+        /** A JSON array's items, {@code {"path": ..., "<second>": ...}} each, and its closing bracket. */
+        private static void appendModules(StringBuilder sb, List<ModuleInfo> list, String second) {
+            for (int i = 0; i < list.size(); i++) {
+                ModuleInfo m = list.get(i);
+                sb.append(i == 0 ? "\n" : ",\n").append("    {\"path\": ").append(quote(m.path()))
+                        .append(", \"").append(second).append("\": ").append(quote(m.type())).append('}');
             }
-            sb.append(residualBlocks.isEmpty() ? "],\n" : "\n  ],\n").append("  \"dropkitMethods\": [");
-            for (int j = 0; j < dropkitMethods.size(); j++) {
-                ModuleInfo m = dropkitMethods.get(j);
-                sb.append(j == 0 ? "\n" : ",\n").append("    {\"path\": ").append(quote(m.path()))
-                        .append(", \"method\": ").append(quote(m.type())).append('}');
-            }
-            sb.append(dropkitMethods.isEmpty() ? "],\n" : "\n  ],\n").append("  \"otherResidualCandidates\": [");
-            for (int j = 0; j < otherResidual.size(); j++) {
-                ModuleInfo m = otherResidual.get(j);
-                sb.append(j == 0 ? "\n" : ",\n").append("    {\"path\": ").append(quote(m.path()))
-                        .append(", \"type\": ").append(quote(m.type())).append('}');
-            }
-            return sb.append(otherResidual.isEmpty() ? "]\n}" : "\n  ]\n}").toString();
+            sb.append(list.isEmpty() ? "]" : "\n  ]");
         }
     }
 

@@ -3,7 +3,6 @@ package dev.dropkit.examples.bench;
 import static dev.dropkit.examples.bench.BenchSupport.median;
 import static dev.dropkit.examples.bench.BenchSupport.sync;
 
-import dev.dropkit.core.Checks;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.NativeMemory;
 import dev.dropkit.core.Seeds;
@@ -87,9 +86,6 @@ public final class StochasticDepthBenchmark implements Callable<Integer> {
         ResNet.Layout lay = ResNet.Layout.valueOf(layout.trim().toUpperCase(Locale.ROOT));
         List<DropDistribution> dists = distributions.stream().map(DropDistribution::parse).toList();
         List<DepthMethod> chosen = methods.stream().map(DepthMethod::parse).toList();
-        for (double rate : rates) {
-            Checks.probability("rate", rate);
-        }
         String cache = System.getenv("ONEDNN_PRIMITIVE_CACHE_CAPACITY");
         System.out.println(TorchInfo.describe().replace("\n", "; ") + "; device " + Devices.describe(dev)
                 + "; ONEDNN_PRIMITIVE_CACHE_CAPACITY " + (cache == null ? "unset (1024)" : cache));

@@ -33,10 +33,10 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  *
  * So the drop probability is {@code rate} rounded to a multiple of 2^-16 (at most 7.6e-6 away; a rate
  * below 2^-17 drops nothing), and survivors are scaled by exactly {@code 1 / (1 - rate)}. Rates above
- * {@link #MAX_HASHED_RATE} do not come here: rounding would bias the expected gradient by more than 2^-12. Sixteen bits and
- * one hash round per two elements keep the mask close to the cost of touching the gradient once: on the
- * 269K gradient elements of a small MLP, in place, about 41 us against 24 us for a bare SIMD multiply (two
- * rounds and 31 bits per element took 105 us).
+ * {@link #MAX_HASHED_RATE} do not come here: rounding would bias the expected gradient by more than
+ * 2^-12. Sixteen bits and one hash round per two elements keep the mask close to the cost of touching
+ * the gradient once: on the 269K gradient elements of a small MLP, in place, about 41 us against 24 us
+ * for a bare SIMD multiply (two rounds and 31 bits per element took 105 us).
  *
  * <p>When the JVM runs with {@code --add-modules jdk.incubator.vector} (the launcher, the tests and the
  * benchmarks do), float gradients go through {@code VectorMasks}, which reads and writes the tensor's

@@ -18,9 +18,10 @@ import org.bytedeco.pytorch.global.torch;
  * elements, each dropped when its 16 bits fall below {@code round(rate * 2^16)}, so the drop probability
  * is {@code rate} rounded to a multiple of 2^-16 (at most 7.6e-6 away; a rate below 2^-17 drops nothing
  * on the CPU). Rates above {@code 1 - 2^-5}, where that rounding would move the expected gradient by more
- * than 2^-12, get exact masks on the CPU too, drawn like CUDA's below (slower). That costs about as much as libtorch multiplying the gradient once, against a serial
- * Mersenne-Twister draw per element for libtorch's CPU {@code bernoulli_}/{@code uniform_} (1.2-2.0 ms
- * for the 269K gradient elements of a small MLP, drawn and applied, against about 0.06 ms).
+ * than 2^-12, get exact masks on the CPU too, drawn like CUDA's below (slower). The hash costs about as
+ * much as libtorch multiplying the gradient once, against a serial Mersenne-Twister draw per element for
+ * libtorch's CPU {@code bernoulli_}/{@code uniform_} (1.2-2.0 ms for the 269K gradient elements of a
+ * small MLP, drawn and applied, against about 0.06 ms).
  * On other devices (CUDA) the mask is libtorch's {@code uniform_} compared with {@code rate}, drawn from
  * that device's default generator. Either way {@link dev.dropkit.core.Seeds#seed(long)} makes it
  * reproducible, and the mask depends on the generator's state and the element's position, not on the

@@ -94,8 +94,11 @@ public final class StochasticDepthOps {
      * runs on the whole batch, so its BatchNorms see every sample. When a CPU mask keeps every sample the
      * mask is skipped (same result, one pass less).
      *
-     * @param keepMask {@code [N]} of 0 and 1 (float; on the CPU, or on the input's device)
+     * @param keepMask {@code [N]} of 0 and 1 (float; on the CPU, or on the input's device; a CPU mask is
+     *     checked, a CUDA mask is not, since reading it would wait for the GPU)
      * @param scale factor for kept branches (1, or {@code 1/(1-rate)} for {@link DepthScaling#INVERTED})
+     * @throws IllegalArgumentException if the mask's shape is not {@code [N]}, a CPU mask holds a value
+     *     other than 0 and 1, or {@code scale} is not finite and positive
      */
     public static Tensor sampleWise(ResidualBlock block, Tensor x, Tensor keepMask, double scale) {
         checkMask(keepMask, x, scale);
@@ -121,6 +124,9 @@ public final class StochasticDepthOps {
      * normalize a single 1x1 sample). The output equals {@link #sampleWise}'s when the branch treats samples
      * independently; a BatchNorm in the branch computes its batch statistics (and updates its running
      * statistics) over the kept samples only. The mask is read on the host: pass a CPU mask.
+     *
+     * @throws IllegalArgumentException if the mask's shape is not {@code [N]}, it holds a value other than 0
+     *     and 1, or {@code scale} is not finite and positive
      */
     public static Tensor keptOnly(ResidualBlock block, Tensor x, Tensor keepMask, double scale) {
         long n = checkMask(keepMask, x, scale);
@@ -202,11 +208,20 @@ public final class StochasticDepthOps {
         return pinned.to(device, ScalarType.Long, true, false, new MemoryFormatOptional());
     }
 
-    /** Kept samples of a mask (read on the host); their indices go to {@code kept} when it is not null. */
+    /**
+     * Kept samples of a mask (read on the host); their indices go to {@code kept} when it is not null.
+     *
+     * @throws IllegalArgumentException if an entry is neither 0 nor 1 (a 0.5 would scale the branch in
+     *     {@link #sampleWise} but keep it whole in {@link #keptOnly})
+     */
     private static int countKept(Tensor keepMask, long[] kept) {
         float[] keep = Tensors.toFloatArray(keepMask);
         int count = 0;
         for (int i = 0; i < keep.length; i++) {
+            if (keep[i] != 0f && keep[i] != 1f) {
+                throw new IllegalArgumentException("keepMask must hold only 0 and 1 (drop or keep a sample), got "
+                        + keep[i] + " at index " + i);
+            }
             if (keep[i] != 0f) {
                 if (kept != null) {
                     kept[count] = i;

@@ -375,6 +375,27 @@ class StochasticDepthTest {
         assertTrue(e.getMessage().contains("scaling"), e.getMessage());
     }
 
+    /** A half-kept sample would be scaled by the masked mode and kept whole by the fast mode: both refuse it. */
+    @Test
+    void masksOtherThanZeroAndOneAreRejectedByBothModes() {
+        TestBlocks.AffineBlock block = new TestBlocks.AffineBlock(3, Devices.cpu());
+        Tensor x = torch.ones(4, 3, 2, 2);
+        for (float bad : new float[] {0.5f, -1f, 2f, Float.NaN}) {
+            Tensor mask = Tensors.fromFloats(new float[] {1f, 0f, bad, 1f}, 4);
+            for (boolean fast : new boolean[] {false, true}) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> {
+                    if (fast) {
+                        StochasticDepthOps.keptOnly(block, x, mask, 1.0);
+                    } else {
+                        StochasticDepthOps.sampleWise(block, x, mask, 1.0);
+                    }
+                });
+                assertEquals("keepMask must hold only 0 and 1 (drop or keep a sample), got " + bad + " at index 2",
+                        e.getMessage());
+            }
+        }
+    }
+
     @Test
     void toStringShowsRateMethodAndWhichScaling() {
         Bottleneck block = new Bottleneck(4, 2, 1);

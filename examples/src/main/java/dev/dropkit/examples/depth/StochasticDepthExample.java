@@ -87,6 +87,9 @@ public final class StochasticDepthExample implements Callable<Integer> {
     @Option(names = "--out", description = "Where metrics and the PNG go (default: ${DEFAULT-VALUE}).")
     Path out = Path.of("target", "stochastic-depth");
 
+    @Option(names = "--progress", description = "auto, bar, plain or none (default: ${DEFAULT-VALUE}).")
+    Progress.Mode progress = Progress.Mode.AUTO;
+
     /** One configuration: no stochastic depth ({@code method == null}) or a method and a drop rate. */
     record Run(String label, DepthMethod method, double rate) {
         static Run parse(String spec) {
@@ -137,7 +140,7 @@ public final class StochasticDepthExample implements Callable<Integer> {
                         .inputChannels(1).classes(10).stem(ResNet.Stem.SMALL).build();
                 Trainer.Builder trainer = Trainer.builder(TrainableModel.of(net, net::forward))
                         .optimizer(Optimizers.sgd(lr, 0.9)).epochs(epochs).seed(seed).device(dev)
-                        .progress(Progress.Mode.PLAIN).outputDir(out).name(run.label());
+                        .progress(progress).outputDir(out).name(run.label());
                 if (run.method() != null) {
                     StochasticDepthOptions options = StochasticDepthOptions.builder().targetLayerName("ResNetBottleneck")
                             .method(run.method()).dropRate(run.rate()).distribution(dist).warmup(warmup).build();

@@ -75,7 +75,7 @@ public final class DropGradExample implements Callable<Integer> {
     Path dataDir;
 
     @Option(names = "--progress", description = "auto, bar, plain or none (default: ${DEFAULT-VALUE}).")
-    String progress = "auto";
+    Progress.Mode progress = Progress.Mode.AUTO;
 
     /** Runs the example from a plain {@code java} command line. */
     public static void main(String[] args) {
@@ -87,7 +87,6 @@ public final class DropGradExample implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Progress.Mode progressMode = parseProgress(progress);
         DropGrad.builder().rate(rate); // validates the rate before any data is read
         Device dev = Devices.parse(device);
         DataSource data = dataDir != null ? DataLocator.at(dataDir)
@@ -101,7 +100,7 @@ public final class DropGradExample implements Callable<Integer> {
             for (long seed : seeds) {
                 for (String optimizer : List.of("sgd", "adam")) {
                     for (boolean withDropGrad : new boolean[] {false, true}) {
-                        runs.add(run(train, test, dev, optimizer, withDropGrad, seed, progressMode));
+                        runs.add(run(train, test, dev, optimizer, withDropGrad, seed, progress));
                     }
                 }
             }
@@ -173,13 +172,5 @@ public final class DropGradExample implements Callable<Integer> {
                     last.trainLoss()));
         }
         return sb.toString();
-    }
-
-    static Progress.Mode parseProgress(String value) {
-        try {
-            return Progress.Mode.valueOf(value.trim().toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException | NullPointerException e) {
-            throw new IllegalArgumentException("progress must be auto, bar, plain or none, got '" + value + "'");
-        }
     }
 }

@@ -57,7 +57,12 @@ record IdxHeader(Kind kind, int count, int rows, int cols) {
         int count = dimension(file, "item count", buf.getInt(4), 0);
         int rows = kind == Kind.IMAGES ? dimension(file, "rows", buf.getInt(8), 1) : 1;
         int cols = kind == Kind.IMAGES ? dimension(file, "cols", buf.getInt(12), 1) : 1;
-        return new IdxHeader(kind, count, rows, cols);
+        long pixels = (long) rows * cols; // an image is one Java array and one int-indexed block of a batch
+        if (pixels > Integer.MAX_VALUE) {
+            throw new IdxFormatException(file, "header has images of " + rows + " x " + cols + " = " + pixels
+                    + " pixels, more than 2^31 - 1");
+        }
+        return new IdxHeader(kind, count, rows, cols); // so count * rows * cols < 2^62: dataBytes() cannot wrap
     }
 
     /** Fails unless {@code available} bytes after the header hold all the data the header promises. */

@@ -293,6 +293,21 @@ class IdxDatasetTest {
         Path big = dir.resolve("big"); // promises 2^31 - 1 images of 28 x 28 (about 1.7 TB)
         Files.write(big, header(0x803, Integer.MAX_VALUE, 28, 28));
         assertContains(bad(big, files[1]), "truncated data", "2147483647 x 28 x 28 = 1683627179248 bytes", "only 0 bytes");
+        // 16 x 2^30 x 2^30 bytes wrapped to 0 in a long: the file "held" all of it and loaded
+        byte[] wraps = Arrays.copyOf(header(0x803, 16, 1 << 30, 1 << 30), 16 + 16);
+        Path wrapping = dir.resolve("wrapping");
+        Files.write(wrapping, wraps);
+        Path labels16 = TestIdx.write(dir.resolve("sixteen"), Split.TRAIN, 16, 2, 2, false)[1];
+        assertContains(bad(wrapping, labels16), wrapping.toString(), "1073741824 x 1073741824 = 1152921504606846976"
+                + " pixels, more than 2^31 - 1");
+        Path wrappingGz = dir.resolve("wrapping-images.gz"); // rejected while inflating: no cached copy left
+        try (OutputStream os = new GZIPOutputStream(Files.newOutputStream(wrappingGz))) {
+            os.write(wraps);
+        }
+        assertContains(bad(wrappingGz, labels16), wrappingGz.toString(), "pixels, more than 2^31 - 1");
+        try (Stream<Path> left = Files.exists(cache) ? Files.list(cache) : Stream.empty()) {
+            assertEquals(List.of(), left.filter(f -> f.getFileName().toString().startsWith("wrapping-images")).toList());
+        }
     }
 
     @Test

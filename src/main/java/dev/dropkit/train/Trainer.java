@@ -151,9 +151,7 @@ public final class Trainer {
                 lossSum += r[0] * r[2];
                 correct += (long) r[1];
                 seen += (long) r[2];
-                double loss = r[0];
-                callbacks.forEach(c -> c.onBatchEnd(ctx, loss));
-                bar.step(String.format(Locale.ROOT, "loss %.4f", loss));
+                bar.step(String.format(Locale.ROOT, "loss %.4f", r[0]));
             }
         }
         double seconds = (System.nanoTime() - start) / 1e9;
@@ -191,6 +189,7 @@ public final class Trainer {
             optimizer.step();
             ctx.globalStep++;
         }
+        callbacks.forEach(c -> c.onBatchEnd(ctx, lossValue)); // inside the step's scope, like the other hooks
         return new double[] {lossValue, correct, batch.size(), stepNow ? 1 : 0};
     }
 

@@ -129,6 +129,36 @@ class TrainerTest {
         assertThrows(java.io.UncheckedIOException.class, () -> t.resume(dir.resolve("junk.ckpt")));
     }
 
+    /** What a callback creates in any per-step hook, onBatchEnd included, is freed with the step. */
+    @Test
+    void tensorsCallbacksCreateInAStepAreFreedWithIt() {
+        List<Tensor> made = new ArrayList<>();
+        TrainingCallback maker = new TrainingCallback() {
+            @Override
+            public void onBatchBegin(TrainingContext c) {
+                made.add(torch.ones(4));
+            }
+
+            @Override
+            public void beforeOptimizerStep(TrainingContext c) {
+                made.add(torch.ones(4));
+            }
+
+            @Override
+            public void onBatchEnd(TrainingContext c, double loss) {
+                made.add(torch.ones(4));
+            }
+        };
+        Net net = new Net();
+        Trainer.builder(TrainableModel.of(net, net::forward)).epochs(1).log(null).device(Devices.cpu()).callback(maker)
+                .build().fit(new TensorBatches(xTrain.narrow(0, 0, 20), yTrain.narrow(0, 0, 20), 10, false, 0,
+                        Devices.cpu()), null);
+        assertEquals(6, made.size());
+        for (int i = 0; i < made.size(); i++) {
+            assertTrue(made.get(i).isNull(), "tensor " + i + " (hook " + i % 3 + " of its step) outlived the step");
+        }
+    }
+
     @Test
     void callbacksSeeEveryHookInOrderWithTheRightCounters() {
         List<String> calls = new ArrayList<>();

@@ -95,13 +95,15 @@ public final class ModuleSlot {
 
     /**
      * Swaps in {@code replacement}: re-registers it under the same name, in the same place among its
-     * siblings, and updates every Java reference.
+     * siblings, updates every Java reference, and puts it in the replaced module's training or eval mode
+     * (a new module starts in training mode, and a model put in eval mode before surgery must stay there).
      */
     void replace(Module replacement) {
         String why = whyNotReplaceableBy(replacement.getClass());
         if (why != null) {
             throw new IllegalStateException(path + ": " + why);
         }
+        replacement.train(module().is_training());
         // libtorch appends a registered child at the end of its parent's list: the siblings registered after
         // this one are registered again, in order, so children, parameters and the blocks a later surgery
         // walks keep their order. The handles in this map share ownership of the native modules.

@@ -59,6 +59,9 @@ public final class ModuleSurgery {
                 matches.add(slot);
             }
         }
+        // Every replacement is built before the first swap: one that throws (a bad option for one match)
+        // leaves the whole model as it was, not half rewritten.
+        Map<ModuleSlot, Module> swaps = new LinkedHashMap<>();
         for (ModuleSlot slot : matches) {
             if (!slot.javaHeld()) {
                 report.warn(slot.path() + " (" + slot.nativeType() + ") left alone: "
@@ -71,10 +74,13 @@ public final class ModuleSurgery {
                 report.warn(slot.path() + " left alone: " + why);
                 continue;
             }
+            swaps.put(slot, next);
+        }
+        swaps.forEach((slot, next) -> {
             String before = describe(slot.module());
             slot.replace(next);
             report.add(new SurgeryReport.Change(slot.path(), before, describe(next)));
-        }
+        });
         if (report.count() == 0) {
             report.warn("nothing was changed: no module matched" + (matches.isEmpty() ? "" : " that could be replaced"));
         }

@@ -1,6 +1,7 @@
 package dev.dropkit.gyro;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -105,6 +106,27 @@ class GyroSurgeryTest {
         assertTrue(e.getMessage().contains("all has p = 1.0"), e.getMessage());
     }
 
+    /** A p = 1 dropout after two good ones: the surgery fails before it swaps anything. */
+    @Test
+    void aFailingReplacementLeavesTheWholeModelAsItWas() {
+        Three net = new Three();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> GyroDropout.apply(net, options(), true));
+        assertTrue(e.getMessage().contains("last has p = 1.0"), e.getMessage());
+        assertTrue(net.first instanceof DropoutImpl && net.second instanceof DropoutImpl, "Java references unchanged");
+        assertEquals(0, GyroDropout.findIn(net).size(), "no GyroDropout registered");
+    }
+
+    static final class Three extends Module {
+        Module first = register_module("first", new DropoutImpl(0.3));
+        Module second = register_module("second", new DropoutImpl(0.5));
+        Module last = register_module("last", new Dropout(1.0));
+
+        Three() {
+            super("Three");
+        }
+    }
+
     static final class Holder extends Module {
         final Dropout d;
 
@@ -132,7 +154,7 @@ class GyroSurgeryTest {
         Tensor x = torch.randn(16, 8);
         Tensor before = net.forward(x);
         GyroDropout.apply(net, options());
-        net.eval();
+        assertFalse(net.drop1.is_training(), "a model in eval mode stays there: the new modules too");
         assertTrue(net.forward(x).equal(before), "eval output identical after surgery");
         assertTrue(before.abs().sum().item_double() > 0);
     }

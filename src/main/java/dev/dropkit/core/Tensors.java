@@ -2,6 +2,7 @@ package dev.dropkit.core;
 
 import dev.dropkit.ffm.TensorSegments;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DeviceOptional;
 import org.bytedeco.pytorch.MemoryFormatOptional;
@@ -47,7 +48,7 @@ public final class Tensors {
 
     /** Copies a Java array into a new float CPU tensor of the given shape. */
     public static Tensor fromFloats(float[] values, long... shape) {
-        long[] dims = shape.length == 0 ? new long[] {values.length} : shape;
+        long[] dims = checkedShape(values.length, shape);
         Tensor out = empty(ScalarType.Float, dims);
         java.lang.foreign.MemorySegment.copy(values, 0, TensorSegments.view(out), ValueLayout.JAVA_FLOAT, 0,
                 values.length);
@@ -59,11 +60,34 @@ public final class Tensors {
      * {@code tensor(double...)} overload).
      */
     public static Tensor fromDoubles(double[] values, long... shape) {
-        long[] dims = shape.length == 0 ? new long[] {values.length} : shape;
+        long[] dims = checkedShape(values.length, shape);
         Tensor out = empty(ScalarType.Double, dims);
         java.lang.foreign.MemorySegment.copy(values, 0, TensorSegments.view(out), ValueLayout.JAVA_DOUBLE, 0,
                 values.length);
         return out;
+    }
+
+    /** {@code shape}, or {@code [count]} when empty, after checking that it holds exactly {@code count} values. */
+    private static long[] checkedShape(int count, long[] shape) {
+        if (shape.length == 0) {
+            return new long[] {count};
+        }
+        long elements = 1;
+        for (long d : shape) {
+            if (d < 0) {
+                throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has a negative dimension " + d);
+            }
+            try {
+                elements = Math.multiplyExact(elements, d);
+            } catch (ArithmeticException e) {
+                elements = Long.MAX_VALUE; // more than any Java array holds
+            }
+        }
+        if (elements != count) {
+            throw new IllegalArgumentException(count + " values do not fill shape " + Arrays.toString(shape)
+                    + " (" + (elements == Long.MAX_VALUE ? "over 2^63" : Long.toString(elements)) + " elements)");
+        }
+        return shape;
     }
 
     /** Copies a tensor (any device, any layout) into a Java double array. */

@@ -81,7 +81,7 @@ public final class Batches implements BatchSource {
     /** Batches in one epoch: {@code samples / batchSize}, rounded up unless {@code dropLast}. */
     @Override
     public int batchesPerEpoch() {
-        return dropLast ? samples / batchSize : (samples + batchSize - 1) / batchSize;
+        return dropLast ? samples / batchSize : (int) (((long) samples + batchSize - 1) / batchSize); // no int overflow
     }
 
     /** Samples an epoch draws from (the dataset's size, or the limit). */

@@ -42,7 +42,7 @@ public final class TensorBatches implements BatchSource {
 
     @Override
     public int batchesPerEpoch() {
-        return (samples() + batchSize - 1) / batchSize;
+        return (int) (((long) samples() + batchSize - 1) / batchSize); // batchSize may be Integer.MAX_VALUE
     }
 
     @Override

@@ -3,7 +3,9 @@ package dev.dropkit.train;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.function.ToDoubleFunction;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
@@ -29,6 +31,7 @@ public final class Plots {
         XYChart chart = new XYChartBuilder().width(800).height(500).title(title).xAxisTitle("epoch")
                 .yAxisTitle(yTitle).build();
         chart.getStyler().setMarkerSize(6);
+        Set<String> names = new HashSet<>(); // XChart refuses a series name twice; every Trainer defaults to "run"
         for (TrainingHistory run : runs) {
             List<EpochMetrics> epochs = run.epochs();
             if (epochs.isEmpty()) {
@@ -40,7 +43,11 @@ public final class Plots {
                 x[i] = epochs.get(i).epoch();
                 y[i] = metric.applyAsDouble(epochs.get(i));
             }
-            chart.addSeries(run.name(), x, y).setMarker(SeriesMarkers.CIRCLE);
+            String name = run.name();
+            for (int k = 2; !names.add(name); k++) {
+                name = run.name() + " (" + k + ")";
+            }
+            chart.addSeries(name, x, y).setMarker(SeriesMarkers.CIRCLE);
         }
         Path out = png.toString().endsWith(".png") ? png : png.resolveSibling(png.getFileName() + ".png");
         if (out.getParent() != null) {

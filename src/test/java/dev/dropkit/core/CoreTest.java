@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.dropkit.testing.TestDevices;
+import java.util.List;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
@@ -17,6 +18,21 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 class CoreTest {
+
+    @Test
+    void arraysMustFillTheShapeExactly() {
+        assertEquals(List.of(1.0, 2.0, 3.0, 4.0), java.util.Arrays.stream(Tensors.toDoubleArray(
+                Tensors.fromDoubles(new double[] {1, 2, 3, 4}, 2, 2))).boxed().toList());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> Tensors.fromFloats(new float[] {1, 2}, 3, 3)); // left 7 floats of garbage
+        assertEquals("2 values do not fill shape [3, 3] (9 elements)", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Tensors.fromDoubles(new double[5], 2, 2));
+        assertEquals("5 values do not fill shape [2, 2] (4 elements)", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Tensors.fromFloats(new float[4], -2, -2));
+        assertEquals("shape [-2, -2] has a negative dimension -2", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Tensors.fromFloats(new float[1], 1L << 40, 1L << 40));
+        assertTrue(e.getMessage().contains("over 2^63"), e.getMessage());
+    }
 
     @Test
     void cpuIsAlwaysThereAndAutoFollowsCudaAvailability() {

@@ -96,6 +96,15 @@ class BatchesTest {
     }
 
     @Test
+    void aBatchSizeOfIntegerMaxIsOneWholeBatch() {
+        Batches batches = Batches.builder(ds).batchSize(Integer.MAX_VALUE).flatten(true).build();
+        assertEquals(1, batches.batchesPerEpoch(), "(samples + batchSize - 1) overflowed an int to 0 batches");
+        assertEquals(List.of(N), indices(batches, 0).stream().map(b -> b.length).toList());
+        TensorBatches tensors = new TensorBatches(torch.zeros(N, 2), torch.zeros(N).to(ScalarType.Long), Integer.MAX_VALUE - 5, false, 0, Devices.cpu());
+        assertEquals(1, tensors.batchesPerEpoch());
+    }
+
+    @Test
     void dropLastDropsTheRemainder() {
         Batches batches = Batches.builder(ds).batchSize(10).dropLast(true).flatten(true).build();
         assertEquals(10, batches.batchesPerEpoch());

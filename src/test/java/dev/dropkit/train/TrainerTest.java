@@ -218,6 +218,10 @@ class TrainerTest {
                 EpochMetrics::testAccuracy);
         byte[] head = Files.readAllBytes(png);
         assertTrue(head.length > 1000 && head[1] == 'P' && head[2] == 'N' && head[3] == 'G', "a PNG file");
+        // two runs under one name (every Trainer defaults to "run"): XChart refused the second series
+        Path twice = Plots.epochCurves(dir.resolve("twice.png"), "t", "test accuracy", List.of(h, h),
+                EpochMetrics::testAccuracy);
+        assertTrue(Files.size(twice) > 1000);
     }
 
     @Test

@@ -36,6 +36,9 @@ public final class DropoutOps {
         Checks.probability("p", p);
         Checks.notNull("mode", mode);
         Checks.notNull("input", input);
+        if (!input.defined()) {
+            throw new IllegalArgumentException("input is an undefined tensor");
+        }
         if (p == 0.0) {
             return input;
         }

@@ -267,7 +267,15 @@ public class GyroDropout extends Dropout {
         }
         // Module.to(ScalarType) converts every buffer, long ones included; scalar_type() must be
         // intern()ed before comparing (both in native-notes).
-        if (state.scalar_type().intern() != torch.ScalarType.Long) {
+        torch.ScalarType stateType = state.scalar_type().intern();
+        if (stateType == torch.ScalarType.Half || stateType == torch.ScalarType.BFloat16) {
+            // Float keeps the seed (< 2^24) exactly; 16-bit floats turn it into infinity or a neighbour,
+            // which would silently change the schedule (and be saved into later checkpoints).
+            throw new IllegalStateException("GyroDropout's schedule state (step, draw, seed) was converted to "
+                    + stateType + ", which cannot hold it exactly; convert the other modules only and keep GyroDropout"
+                    + " in Float or Double");
+        }
+        if (stateType != torch.ScalarType.Long) {
             state.set_data(state.to(torch.ScalarType.Long));
         }
         if (active.scalar_type().intern() != torch.ScalarType.Long) {

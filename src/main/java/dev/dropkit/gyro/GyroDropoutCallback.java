@@ -13,7 +13,8 @@ import org.bytedeco.pytorch.Module;
 /**
  * Connects {@link GyroDropout} modules to {@link dev.dropkit.train.Trainer}'s loop. At the start of
  * training it gives every module whose run length is unset the loop's
- * {@link TrainingContext#batchesPerEpoch() iters_per_epoch} and {@link TrainingContext#epochs()
+ * optimizer steps per epoch as {@code iters_per_epoch} (batches per epoch divided by the gradient-accumulation
+ * steps, rounded up: {@code globalStep} counts optimizer steps) and {@link TrainingContext#epochs()
  * max_epoch}; before every step it sets the modules' step counters to the loop's global step, so the
  * schedule follows optimizer steps even if the model was run in training mode outside the loop (a resumed
  * run restores both, and they agree).

@@ -8,9 +8,12 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.dropkit.core.Devices;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.Tensors;
 import dev.dropkit.dropout.Dropout;
+import dev.dropkit.dropout.DropoutMode;
+import dev.dropkit.dropout.DropoutOps;
 import dev.dropkit.testing.NativeScopePerTest;
 import dev.dropkit.testing.TestDevices;
 import java.nio.file.Path;
@@ -409,6 +412,27 @@ class GyroDropoutTest {
         assertArrayEquals(active, g.activeSet());
         Tensor kept = y.ne(new Scalar(0.0));
         assertTrue(y.masked_select(kept).equal(x.masked_select(kept).mul(new Scalar(1 / 0.7))), "exact in double");
+    }
+
+    /** Half turned a seed into infinity and BFloat16 into a neighbour: the schedule would change silently. */
+    @Test
+    void sixteenBitStateIsRefusedNotSilentlyRounded() {
+        for (torch.ScalarType type : new torch.ScalarType[] {torch.ScalarType.Half, torch.ScalarType.BFloat16}) {
+            Seeds.seed(8);
+            GyroDropout g = module(opts(0.3, 16, 4, 10, 10).build(), Devices.cpu());
+            g.forward(ones(Devices.cpu(), 8, 32));
+            g.to(type, false);
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> g.forward(ones(Devices.cpu(), 8,
+                    32).to(type)));
+            assertTrue(e.getMessage().contains("converted to " + type), e.getMessage());
+        }
+    }
+
+    @Test
+    void undefinedInputsAreRejectedByName() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> DropoutOps.dropout(new Tensor(), 0.5, DropoutMode.CLASSIC, true));
+        assertEquals("input is an undefined tensor", e.getMessage());
     }
 
     static final class Net extends Module {

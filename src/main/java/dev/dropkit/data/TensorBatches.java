@@ -17,7 +17,8 @@ public final class TensorBatches implements BatchSource {
     private final int batchSize;
     private final boolean shuffle;
     private final long seed;
-    private final Device device;
+    private final torch.DeviceType deviceType; // not a Device: one made inside a PointerScope dies with it
+    private final byte deviceIndex;
 
     /**
      * @param inputs [N, ...] inputs
@@ -30,6 +31,10 @@ public final class TensorBatches implements BatchSource {
     public TensorBatches(Tensor inputs, Tensor targets, int batchSize, boolean shuffle, long seed, Device device) {
         this.inputs = Checks.notNull("inputs", inputs);
         this.targets = Checks.notNull("targets", targets);
+        if (targets.scalar_type().intern() != torch.ScalarType.Long) { // cross_entropy's class indices
+            throw new IllegalArgumentException("targets must be int64 class indices, got "
+                    + targets.scalar_type().intern());
+        }
         if (inputs.size(0) != targets.size(0)) {
             throw new IllegalArgumentException("inputs have " + inputs.size(0) + " samples but targets have "
                     + targets.size(0));
@@ -37,7 +42,9 @@ public final class TensorBatches implements BatchSource {
         this.batchSize = (int) Checks.positive("batchSize", batchSize);
         this.shuffle = shuffle;
         this.seed = seed;
-        this.device = Checks.notNull("device", device);
+        Checks.notNull("device", device);
+        this.deviceType = device.type().intern(); // == works only on interned enums (native-notes)
+        this.deviceIndex = device.index();
     }
 
     @Override
@@ -73,6 +80,7 @@ public final class TensorBatches implements BatchSource {
                 }
                 next = end;
                 Tensor index = torch.tensor(idx).to(inputs.device(), torch.ScalarType.Long);
+                Device device = new Device(deviceType, deviceIndex);
                 Tensor x = inputs.index_select(0, index).to(device, inputs.scalar_type());
                 Tensor y = targets.index_select(0, index.to(targets.device(), torch.ScalarType.Long))
                         .to(device, torch.ScalarType.Long);

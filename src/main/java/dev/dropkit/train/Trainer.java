@@ -237,9 +237,11 @@ public final class Trainer {
     /**
      * Saves model, optimizer state, finished epochs and metrics to one libtorch archive (written to a
      * temporary file first, so an interrupted save never leaves a broken checkpoint).
+     *
+     * @throws IOException if the file cannot be written (nothing is left behind then)
      */
     public void saveCheckpoint(Path file) throws IOException {
-        NativeMemory.run(() -> {
+        unwrapIo(() -> NativeMemory.run(() -> {
             OutputArchive archive = new OutputArchive();
             OutputArchive modelArchive = new OutputArchive();
             model.save(modelArchive);
@@ -255,12 +257,28 @@ public final class Trainer {
                 Path parent = file.toAbsolutePath().getParent();
                 Files.createDirectories(parent);
                 Path tmp = Files.createTempFile(parent, file.getFileName().toString(), ".tmp");
-                archive.save_to(tmp.toString());
-                AtomicFiles.moveIntoPlace(tmp, file);
+                try {
+                    archive.save_to(tmp.toString());
+                    AtomicFiles.moveIntoPlace(tmp, file);
+                } finally {
+                    Files.deleteIfExists(tmp); // gone after the move; left behind by a failed save otherwise
+                }
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
+            } catch (RuntimeException e) { // libtorch's save_to failing (disk full, ...)
+                throw new UncheckedIOException(new IOException("checkpoint " + file + " cannot be written: "
+                        + e.getMessage().lines().findFirst().orElse(""), e));
             }
-        });
+        }));
+    }
+
+    /** Runs {@code body}, turning the UncheckedIOException it used to cross a lambda back into an IOException. */
+    private static void unwrapIo(Runnable body) throws IOException {
+        try {
+            body.run();
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
     }
 
     /**
@@ -274,7 +292,7 @@ public final class Trainer {
         if (!Files.isRegularFile(file)) {
             throw new IOException("checkpoint " + file + " does not exist");
         }
-        NativeMemory.run(() -> {
+        unwrapIo(() -> NativeMemory.run(() -> {
             InputArchive archive = new InputArchive();
             try {
                 archive.load_from(file.toString(), new org.bytedeco.pytorch.DeviceOptional(device));
@@ -282,7 +300,13 @@ public final class Trainer {
                 throw new UncheckedIOException(new IOException("checkpoint " + file + " cannot be read: "
                         + e.getMessage().lines().findFirst().orElse(""), e));
             }
-            long savedSeed = readLong(archive, "seed");
+            long savedSeed;
+            try {
+                savedSeed = readLong(archive, "seed");
+            } catch (RuntimeException e) { // a libtorch archive, but not one saveCheckpoint wrote
+                throw new UncheckedIOException(new IOException("checkpoint " + file + " is not a dropkit checkpoint"
+                        + " (it has no 'seed' entry)", e));
+            }
             if (savedSeed != seed) {
                 throw new IllegalArgumentException("checkpoint " + file + " was written with seed " + savedSeed
                         + " but this trainer uses seed " + seed + "; resuming would not reproduce the run");
@@ -297,7 +321,7 @@ public final class Trainer {
             Tensor h = new Tensor();
             archive.read("history", h);
             history = historyFrom(h.cpu(), (int) readLong(archive, "epochs_done"));
-        });
+        }));
     }
 
     private static long readLong(InputArchive archive, String key) {

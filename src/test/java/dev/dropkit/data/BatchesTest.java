@@ -105,6 +105,21 @@ class BatchesTest {
     }
 
     @Test
+    void tensorBatchesWantClassIndicesAndKeepTheirOwnDevice() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new TensorBatches(torch.zeros(4, 2), torch.zeros(4), 2, false, 0, Devices.cpu()));
+        assertEquals("targets must be int64 class indices, got Float", e.getMessage()); // 0.9 became class 0
+        Tensor x = torch.zeros(4, 2);
+        Tensor y = torch.zeros(4).to(ScalarType.Long);
+        TensorBatches b;
+        try (PointerScope scope = new PointerScope()) {
+            Device cpu = new Device(torch.DeviceType.CPU); // freed when the scope closes
+            b = new TensorBatches(x, y, 2, false, 0, cpu);
+        }
+        assertEquals(2, b.epoch(0).next().size(), "a Device freed with its scope is not used after free");
+    }
+
+    @Test
     void dropLastDropsTheRemainder() {
         Batches batches = Batches.builder(ds).batchSize(10).dropLast(true).flatten(true).build();
         assertEquals(10, batches.batchesPerEpoch());

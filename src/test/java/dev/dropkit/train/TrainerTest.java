@@ -17,6 +17,7 @@ import java.util.List;
 import org.bytedeco.pytorch.LinearImpl;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Scalar;
+import org.bytedeco.pytorch.OutputArchive;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.BeforeAll;
@@ -126,7 +127,14 @@ class TrainerTest {
                 () -> other.resume(dir.resolve("a.ckpt")));
         assertTrue(e.getMessage().contains("seed 11"), e.getMessage());
         Files.writeString(dir.resolve("junk.ckpt"), "not an archive");
-        assertThrows(java.io.UncheckedIOException.class, () -> t.resume(dir.resolve("junk.ckpt")));
+        IOException junk = assertThrows(IOException.class, () -> t.resume(dir.resolve("junk.ckpt")));
+        assertTrue(junk.getMessage().contains("junk.ckpt cannot be read"), junk.getMessage());
+        Path foreign = dir.resolve("foreign.ckpt"); // a libtorch archive without dropkit's entries
+        OutputArchive archive = new OutputArchive();
+        archive.write("x", torch.ones(1));
+        archive.save_to(foreign.toString());
+        IOException notOurs = assertThrows(IOException.class, () -> t.resume(foreign));
+        assertTrue(notOurs.getMessage().contains("not a dropkit checkpoint"), notOurs.getMessage());
     }
 
     /** What a callback creates in any per-step hook, onBatchEnd included, is freed with the step. */

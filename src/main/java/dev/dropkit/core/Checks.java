@@ -46,4 +46,27 @@ public final class Checks {
         }
         return value;
     }
+
+    /**
+     * Number of elements of a tensor of {@code shape}.
+     *
+     * @throws IllegalArgumentException if a dimension is negative or the count exceeds {@code 2^63 - 1}
+     */
+    public static long elementCount(long[] shape) {
+        notNull("shape", shape);
+        long count = 1;
+        for (long d : shape) {
+            if (d < 0) {
+                throw new IllegalArgumentException("shape " + java.util.Arrays.toString(shape)
+                        + " has a negative dimension " + d);
+            }
+            try {
+                count = Math.multiplyExact(count, d);
+            } catch (ArithmeticException e) {
+                throw new IllegalArgumentException("shape " + java.util.Arrays.toString(shape)
+                        + " has over 2^63 - 1 elements");
+            }
+        }
+        return count;
+    }
 }

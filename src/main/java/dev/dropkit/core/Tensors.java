@@ -72,20 +72,10 @@ public final class Tensors {
         if (shape.length == 0) {
             return new long[] {count};
         }
-        long elements = 1;
-        for (long d : shape) {
-            if (d < 0) {
-                throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has a negative dimension " + d);
-            }
-            try {
-                elements = Math.multiplyExact(elements, d);
-            } catch (ArithmeticException e) {
-                elements = Long.MAX_VALUE; // more than any Java array holds
-            }
-        }
+        long elements = Checks.elementCount(shape);
         if (elements != count) {
             throw new IllegalArgumentException(count + " values do not fill shape " + Arrays.toString(shape)
-                    + " (" + (elements == Long.MAX_VALUE ? "over 2^63" : Long.toString(elements)) + " elements)");
+                    + " (" + elements + " elements)");
         }
         return shape;
     }

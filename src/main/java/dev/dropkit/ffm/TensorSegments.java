@@ -108,14 +108,7 @@ public final class TensorSegments {
 
     private static long checkShape(MemorySegment segment, ScalarType dtype, long[] shape) {
         Checks.notNull("dtype", dtype);
-        Checks.notNull("shape", shape);
-        long count = 1;
-        for (long d : shape) {
-            if (d < 0) {
-                throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has a negative dimension");
-            }
-            count = Math.multiplyExact(count, d);
-        }
+        long count = Checks.elementCount(shape);
         long bytes = Math.multiplyExact(count, elementSize(dtype));
         if (bytes != segment.byteSize()) {
             throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " of " + dtype + " needs "

@@ -19,8 +19,8 @@ import dev.dropkit.depth.StochasticDepthSurgery;
 import dev.dropkit.surgery.SurgeryReport;
 import dev.dropkit.train.EpochMetrics;
 import dev.dropkit.train.Optimizers;
-import dev.dropkit.train.Plots;
-import dev.dropkit.train.Progress;
+import dev.dropkit.examples.Plots;
+import dev.dropkit.cli.Progress;
 import dev.dropkit.train.TrainableModel;
 import dev.dropkit.train.Trainer;
 import dev.dropkit.train.TrainingHistory;
@@ -140,7 +140,7 @@ public final class StochasticDepthExample implements Callable<Integer> {
                         .inputChannels(1).classes(10).stem(ResNet.Stem.SMALL).build();
                 Trainer.Builder trainer = Trainer.builder(TrainableModel.of(net, net::forward))
                         .optimizer(Optimizers.sgd(lr, 0.9)).epochs(epochs).seed(seed).device(dev)
-                        .progress(progress).outputDir(out).name(run.label());
+                        .callback(Progress.training(progress, run.label(), System.out)).outputDir(out).name(run.label());
                 if (run.method() != null) {
                     StochasticDepthOptions options = StochasticDepthOptions.builder().targetLayerName("ResNetBottleneck")
                             .method(run.method()).dropRate(run.rate()).distribution(dist).warmup(warmup).build();

@@ -14,8 +14,8 @@ import dev.dropkit.dropgrad.DropGradCallback;
 import dev.dropkit.examples.models.Mlp;
 import dev.dropkit.train.EpochMetrics;
 import dev.dropkit.train.Optimizers;
-import dev.dropkit.train.Plots;
-import dev.dropkit.train.Progress;
+import dev.dropkit.examples.Plots;
+import dev.dropkit.cli.Progress;
 import dev.dropkit.train.TrainableModel;
 import dev.dropkit.train.Trainer;
 import dev.dropkit.train.TrainingHistory;
@@ -124,7 +124,7 @@ public final class DropGradExample implements Callable<Integer> {
         double lr = optimizer.equals("sgd") ? lrSgd : lrAdam;
         Trainer.Builder builder = Trainer.builder(TrainableModel.of(mlp, mlp::forward))
                 .optimizer(Optimizers.named(optimizer, lr)).epochs(epochs).seed(seed).device(dev)
-                .progress(progressMode).outputDir(out).name(name);
+                .callback(Progress.training(progressMode, name, System.out)).outputDir(out).name(name);
         DropGradCallback callback = null;
         if (withDropGrad) {
             callback = DropGradCallback.hooks(DropGrad.builder().rate(rate).build(mlp));

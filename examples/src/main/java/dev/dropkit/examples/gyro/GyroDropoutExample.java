@@ -17,8 +17,8 @@ import dev.dropkit.gyro.GyroDropoutOptions;
 import dev.dropkit.gyro.GyroSelection;
 import dev.dropkit.train.EpochMetrics;
 import dev.dropkit.train.Optimizers;
-import dev.dropkit.train.Plots;
-import dev.dropkit.train.Progress;
+import dev.dropkit.examples.Plots;
+import dev.dropkit.cli.Progress;
 import dev.dropkit.train.TrainableModel;
 import dev.dropkit.train.Trainer;
 import dev.dropkit.train.TrainingHistory;
@@ -108,7 +108,7 @@ public final class GyroDropoutExample implements Callable<Integer> {
                     Mlp net = new Mlp(784, hidden, 2, 10, new double[] {p, p}, DropoutMode.INVERTED);
                     Trainer.Builder builder = Trainer.builder(TrainableModel.of(net, net::forward)).name(name)
                             .optimizer(Optimizers.sgd(lr, 0.9)).epochs(epochs).seed(seed).device(dev)
-                            .progress(progress).outputDir(out);
+                            .callback(Progress.training(progress, name, System.out)).outputDir(out);
                     if (useGyro) {
                         System.out.print("\n" + GyroDropout.apply(net, gyro));
                         builder.callback(GyroDropoutCallback.forModel(net));

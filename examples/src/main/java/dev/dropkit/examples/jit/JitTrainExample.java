@@ -21,8 +21,8 @@ import dev.dropkit.jit.JitRewriteReport;
 import dev.dropkit.jit.JitRewrites;
 import dev.dropkit.train.EpochMetrics;
 import dev.dropkit.train.Optimizers;
-import dev.dropkit.train.Plots;
-import dev.dropkit.train.Progress;
+import dev.dropkit.examples.Plots;
+import dev.dropkit.cli.Progress;
 import dev.dropkit.train.Trainer;
 import dev.dropkit.train.TrainingHistory;
 import java.nio.file.Files;
@@ -148,7 +148,7 @@ public final class JitTrainExample implements Callable<Integer> {
                 JitModule m = JitModels.load(archive, dev); // every arm starts from the exported weights
                 Trainer.Builder b = Trainer.builder(JitModels.trainable(m)).name(slug(arm))
                         .optimizer(Optimizers.sgd(rate, 0.9)).epochs(epochs).seed(seed).device(dev)
-                        .progress(progress).outputDir(out);
+                        .callback(Progress.training(progress, slug(arm), System.out)).outputDir(out);
                 if (arm.startsWith("rewritten: Gyro")) {
                     JitRewriteReport r = JitRewrites.gyroDropout(m, gyro);
                     System.out.println("\nrewrite: " + r.count() + " dropout call(s) -> Gyro Dropout, " + r.settings());

@@ -15,8 +15,8 @@ import dev.dropkit.gyro.GyroDropoutCallback;
 import dev.dropkit.gyro.GyroDropoutOptions;
 import dev.dropkit.train.EpochMetrics;
 import dev.dropkit.train.Optimizers;
-import dev.dropkit.train.Plots;
-import dev.dropkit.train.Progress;
+import dev.dropkit.examples.Plots;
+import dev.dropkit.cli.Progress;
 import dev.dropkit.train.TrainableModel;
 import dev.dropkit.train.Trainer;
 import dev.dropkit.train.TrainingHistory;
@@ -103,7 +103,7 @@ public final class DropoutNotebookDemo implements Callable<Integer> {
                 Seeds.seed(seed); // every run starts from the same initial weights
                 Mlp net = Mlp.notebook(hidden, !name.equals("no-dropout"));
                 Trainer.Builder builder = Trainer.builder(TrainableModel.of(net, net::forward)).name(name)
-                        .optimizer(Optimizers.sgd(lr)).epochs(epochs).seed(seed).device(dev).progress(progress)
+                        .optimizer(Optimizers.sgd(lr)).epochs(epochs).seed(seed).device(dev).callback(Progress.training(progress, name, System.out))
                         .outputDir(out);
                 if (name.equals("gyro")) {
                     System.out.print("\n" + GyroDropout.apply(net, gyroOptions(), true));

@@ -1,0 +1,65 @@
+package dev.dropkit.cli;
+
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code dropkit} command line: {@code info}, {@code jit inspect|rewrite} and {@code data make-subset}.
+ * The examples module adds its demos and benchmarks to the same tree ({@link #commandLine()}), so that
+ * {@code ./dropkit} offers both.
+ */
+@Command(name = "dropkit", mixinStandardHelpOptions = true, version = "dropkit 0.1.0",
+        description = "The dropout family of regularizers for libtorch on the JVM.",
+        subcommands = {InfoCommand.class, DropkitCli.Data.class, JitCommand.class, CommandLine.HelpCommand.class})
+public final class DropkitCli {
+
+    /** Data preparation. */
+    @Command(name = "data", mixinStandardHelpOptions = true, description = "Data preparation.",
+            subcommands = {MakeSubset.class})
+    static final class Data {}
+
+    private DropkitCli() {}
+
+    /**
+     * The command tree with dropkit's conventions set: enum values in any case, and a bad value found
+     * while running (an option combination the library rejects) reported in one line with exit code 2.
+     */
+    public static CommandLine commandLine() {
+        CommandLine cli = new CommandLine(new DropkitCli());
+        cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
+            if (e instanceof IllegalArgumentException) {
+                commandLine.getErr().println("dropkit " + commandLine.getCommandName() + ": " + e.getMessage());
+                return 2;
+            }
+            throw e;
+        });
+        return cli;
+    }
+
+    /** Adds {@code command} under {@code parent} (e.g. the examples' {@code jit train}); returns {@code cli}. */
+    public static CommandLine addSubcommand(CommandLine cli, String parent, Callable<Integer> command) {
+        cli.getSubcommands().get(parent).addSubcommand(command);
+        return cli;
+    }
+
+    /** Runs {@code cli} on {@code args} and returns its exit status; no arguments print the usage. */
+    public static int run(CommandLine cli, String... args) {
+        cli.setCaseInsensitiveEnumValuesAllowed(true); // after every subcommand is added: it is not inherited
+        if (args.length == 0) {
+            cli.usage(System.out);
+            return 0;
+        }
+        return cli.execute(args);
+    }
+
+    /** Runs the CLI and returns its exit status (for tests). */
+    public static int run(String... args) {
+        return run(commandLine(), args);
+    }
+
+    /** Runs the CLI and exits with its status. */
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+}

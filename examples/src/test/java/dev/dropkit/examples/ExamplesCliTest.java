@@ -1,0 +1,63 @@
+package dev.dropkit.examples;
+
+import static dev.dropkit.testing.StdoutCapture.capture;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+class ExamplesCliTest {
+
+    @Test
+    void smokePrintsVersionDeviceAndBothModes() {
+        String out = capture(() -> assertEquals(0, ExamplesCli.run("smoke", "--device", "cpu")));
+        assertTrue(out.contains("libtorch 2.10.0"), out);
+        assertTrue(out.contains("device:  cpu"), out);
+        assertTrue(out.contains("Dropout(p=0.5, mode=inverted)"), out);
+        assertTrue(out.contains("eval:  [0.5, 0.5"), out);
+    }
+
+    @Test
+    void benchmarkRunsAndPrintsRatios() {
+        String out = capture(() -> assertEquals(0,
+                ExamplesCli.run("bench", "dropout", "--sizes", "1", "--reps", "1", "--warmup", "0", "--device", "cpu")));
+        assertTrue(out.matches("(?s).*\\n\\s+1M\\s+[0-9.]+\\s+[0-9.]+\\s+[0-9.]+.*"), out);
+    }
+
+    @Test
+    void theNotebookDemoRunsEndToEndAndWritesItsFiles(@org.junit.jupiter.api.io.TempDir java.nio.file.Path out)
+            throws java.io.IOException {
+        java.nio.file.Path subset = java.nio.file.Path.of("data", "fashion-mnist-subset");
+        String log = capture(() -> assertEquals(0, ExamplesCli.run("demo", "--epochs", "1", "-H", "32",
+                "--train-limit", "300", "--test-limit", "200", "--batch-size", "100", "--device", "cpu",
+                "--progress", "none", "--data-dir", subset.toString(), "--out", out.toString(), "--gyro", "3,2")));
+        assertTrue(log.contains("DATA: "), log);
+        assertTrue(log.contains("dropout -> gyro dropout: 3 change(s)"), log);
+        assertTrue(log.contains("gyro dropout test/acc="), log);
+        assertTrue(log.contains("300 training / 200 test images"), log);
+        assertTrue(log.matches("(?s).*epoch 1:\\ttest/acc=0\\.\\d{3}\\ttest/loss=\\d+\\.\\d{3}\\ttrain/acc=.*"), log);
+        assertTrue(log.contains("final (epoch 1): dropout test/acc="), log);
+        for (String f : new String[] {"metrics-dropout.csv", "metrics-dropout.json", "metrics-no-dropout.csv",
+                "metrics-no-dropout.json", "test-accuracy.png"}) {
+            assertTrue(java.nio.file.Files.size(out.resolve(f)) > 0, f);
+        }
+        assertEquals(2, java.nio.file.Files.readAllLines(out.resolve("metrics-dropout.csv")).size());
+    }
+
+    @Test
+    void theGyroExampleComparesBothMethods(@org.junit.jupiter.api.io.TempDir java.nio.file.Path out) {
+        String log = capture(() -> assertEquals(0, ExamplesCli.run("gyro", "--epochs", "1", "--hidden", "16",
+                "--seeds", "1,2", "--sigma", "4", "--tau", "2", "--train-limit", "256", "--test-limit", "100",
+                "--batch-size", "32", "--device", "cpu", "--progress", "none", "--data-dir",
+                java.nio.file.Path.of("data", "fashion-mnist-subset").toString(), "--out", out.toString())));
+        assertTrue(log.matches("(?s).*\\ndropout\\s+0\\.\\d{4} ± 0\\.\\d{4}.*"), log);
+        assertTrue(log.matches("(?s).*\\ngyro dropout\\s+0\\.\\d{4} ± 0\\.\\d{4}.*"), log);
+        assertTrue(java.nio.file.Files.exists(out.resolve("test-accuracy.png")));
+        assertTrue(java.nio.file.Files.exists(out.resolve("metrics-gyro-seed2.csv")));
+    }
+
+    @Test
+    void unknownCommandsFail() {
+        assertTrue(ExamplesCli.run("frobnicate") != 0);
+    }
+}

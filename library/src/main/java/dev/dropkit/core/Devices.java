@@ -20,6 +20,10 @@ public final class Devices {
 
     private Devices() {}
 
+    static {
+        Natives.load(); // before the first call into libtorch: CUDA on the first run too
+    }
+
     /** Whether libtorch sees at least one usable CUDA device. */
     public static boolean cudaAvailable() {
         return torch.cuda_is_available();

@@ -6,6 +6,10 @@ import org.bytedeco.pytorch.global.torch;
 public final class TorchInfo {
     private TorchInfo() {}
 
+    static {
+        Natives.load(); // before the first call into libtorch: CUDA on the first run too
+    }
+
     /** libtorch's version, read from its build configuration (e.g. {@code 2.10.0}). */
     public static String torchVersion() {
         String config = torch.show_config().getString();

@@ -1,0 +1,54 @@
+package dev.dropkit.core;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import org.bytedeco.javacpp.Loader;
+
+/**
+ * Loads libtorch so that CUDA comes up on the very first run.
+ *
+ * <p>JavaCPP extracts a preset's libraries into its cache one at a time, in preload order, and loads each
+ * as soon as it is extracted. For the CUDA build that order puts {@code libc10_cuda.so} and
+ * {@code libtorch_cuda.so} before {@code libc10.so} and {@code libtorch_cpu.so}: on an empty cache the
+ * CUDA libraries fail to link, the failure is swallowed, and libtorch runs without its CUDA hooks until
+ * the next JVM finds every file in place. Extracting libtorch's whole folder before loading removes the
+ * dependence on order (native-notes/first-run-extraction-order.md).
+ *
+ * <p>dropkit's own entry points ({@link Devices}, {@link TorchInfo}, the CLI) call {@link #load()} first.
+ * Code that touches {@code org.bytedeco.pytorch} before any dropkit class should call it itself.
+ */
+public final class Natives {
+    private static final System.Logger LOG = System.getLogger(Natives.class.getName());
+    /** The folders of the CUDA and the CPU build of the pytorch natives, under the platform's name. */
+    private static final String[] NATIVE_FOLDERS = {
+        "/org/bytedeco/pytorch/" + Loader.getPlatform() + "-gpu/", "/org/bytedeco/pytorch/" + Loader.getPlatform() + "/"
+    };
+    private static boolean loaded;
+
+    private Natives() {}
+
+    /**
+     * Extracts every libtorch library of the natives on the classpath into JavaCPP's cache (a no-op when
+     * they are there already, or loaded from the system), then loads libtorch. Safe to call many times.
+     *
+     * @throws UncheckedIOException if the cache cannot be written
+     */
+    public static synchronized void load() {
+        if (loaded) {
+            return;
+        }
+        for (String folder : NATIVE_FOLDERS) {
+            if (Natives.class.getResource(folder) != null) {
+                try {
+                    Loader.cacheResources(folder);
+                } catch (IOException e) {
+                    throw new UncheckedIOException("libtorch's natives cannot be extracted into JavaCPP's cache ("
+                            + e.getMessage() + ")", e);
+                }
+                LOG.log(System.Logger.Level.DEBUG, "extracted {0} into JavaCPP's cache", folder);
+            }
+        }
+        Loader.load(org.bytedeco.pytorch.global.torch.class);
+        loaded = true;
+    }
+}

@@ -19,6 +19,13 @@ public final class DropkitCli {
             subcommands = {MakeSubset.class})
     static final class Data {}
 
+    static {
+        // the library's System.Logger messages (warnings such as why CUDA is off) as one line each
+        if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+            System.setProperty("java.util.logging.SimpleFormatter.format", "dropkit: %4$s: %5$s%6$s%n");
+        }
+    }
+
     private DropkitCli() {}
 
     /**

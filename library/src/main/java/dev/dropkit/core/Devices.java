@@ -18,6 +18,8 @@ public final class Devices {
     /** Environment variable that overrides the device choice when the property is unset. */
     public static final String ENV = "DROPKIT_DEVICE";
 
+    private static final System.Logger LOG = System.getLogger(Devices.class.getName());
+
     private Devices() {}
 
     static {
@@ -52,7 +54,13 @@ public final class Devices {
     public static Device parse(String spec) {
         String s = Checks.notNull("device", spec).trim().toLowerCase(Locale.ROOT);
         if (s.equals("auto")) {
-            return cudaAvailable() ? new Device(torch.DeviceType.CUDA, (byte) 0) : cpu();
+            if (cudaAvailable()) {
+                return new Device(torch.DeviceType.CUDA, (byte) 0);
+            }
+            if (CudaLibraries.driverPresent()) { // a GPU machine training on the CPU: say why, once
+                warnOnce(CudaLibraries.diagnose() + "; training on the CPU");
+            }
+            return cpu();
         }
         if (s.equals("cpu")) {
             return cpu();
@@ -71,8 +79,8 @@ public final class Devices {
             }
             int count = cudaDeviceCount();
             if (count == 0) {
-                throw new IllegalStateException("device '" + spec + "' was requested but CUDA is not available"
-                        + " (no GPU or driver, or the CPU-only libtorch build is on the classpath)");
+                throw new IllegalStateException("device '" + spec + "' was requested but "
+                        + CudaLibraries.diagnose());
             }
             if (index >= count) {
                 throw new IllegalStateException("device '" + spec + "' was requested but only " + count
@@ -81,6 +89,15 @@ public final class Devices {
             return new Device(torch.DeviceType.CUDA, (byte) index);
         }
         throw new IllegalArgumentException("device must be auto, cpu, cuda or cuda:N, got '" + spec + "'");
+    }
+
+    private static boolean warned;
+
+    private static synchronized void warnOnce(String message) {
+        if (!warned) {
+            warned = true;
+            LOG.log(System.Logger.Level.WARNING, message);
+        }
     }
 
     /** The CPU device. */

@@ -1,7 +1,10 @@
 package dev.dropkit.core;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.List;
 import org.bytedeco.javacpp.Loader;
 
 /**
@@ -23,6 +26,8 @@ public final class Natives {
     private static final String[] NATIVE_FOLDERS = {
         "/org/bytedeco/pytorch/" + Loader.getPlatform() + "-gpu/", "/org/bytedeco/pytorch/" + Loader.getPlatform() + "/"
     };
+    /** JavaCPP's system property for extra folders its preloads are looked for in. */
+    static final String PRELOAD_PATH = "org.bytedeco.javacpp.platform.preloadpath";
     private static boolean loaded;
 
     private Natives() {}
@@ -37,6 +42,9 @@ public final class Natives {
         if (loaded) {
             return;
         }
+        if (Natives.class.getResource(NATIVE_FOLDERS[0]) != null) {
+            addCudaFoldersToPreloadPath();
+        }
         for (String folder : NATIVE_FOLDERS) {
             if (Natives.class.getResource(folder) != null) {
                 try {
@@ -50,5 +58,21 @@ public final class Natives {
         }
         Loader.load(org.bytedeco.pytorch.global.torch.class);
         loaded = true;
+    }
+
+    /**
+     * Lets JavaCPP preload cuBLAS, cuDNN, cuSPARSE, cuSOLVER and NCCL from wherever {@link CudaLibraries}
+     * finds them, ahead of libtorch: once a library is loaded, libtorch's own lookup by soname finds it.
+     */
+    private static void addCudaFoldersToPreloadPath() {
+        List<String> folders = CudaLibraries.locate().folders().stream().map(Path::toString).toList();
+        if (folders.isEmpty()) {
+            return;
+        }
+        String existing = System.getProperty(PRELOAD_PATH);
+        String path = String.join(File.pathSeparator, folders);
+        System.setProperty(PRELOAD_PATH, existing == null || existing.isBlank() ? path
+                : existing + File.pathSeparator + path);
+        LOG.log(System.Logger.Level.DEBUG, "CUDA libraries preloaded from {0}", path);
     }
 }

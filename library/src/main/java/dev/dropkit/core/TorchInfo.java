@@ -32,7 +32,7 @@ public final class TorchInfo {
                 + " (" + (builtWithCuda() ? "CUDA build" : "CPU-only build") + ")\n"
                 + "cuda:    " + (Devices.cudaAvailable()
                         ? Devices.cudaDeviceCount() + " device(s) available"
-                        : "not available") + "\n"
+                        : "not available: " + CudaLibraries.unavailableReason()) + "\n"
                 + "threads: " + torch.get_num_threads() + " intra-op";
     }
 }

@@ -26,6 +26,7 @@ import dev.dropkit.train.Trainer;
 import dev.dropkit.train.TrainingHistory;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.Optional;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -154,10 +155,10 @@ public final class StochasticDepthExample implements Callable<Integer> {
         }
         surgery.forEach(System.out::println);
         printTable(histories);
-        Path png = Plots.epochCurves(out.resolve("stochastic-depth-test-accuracy.png"),
+        Optional<Path> png = Plots.epochCurves(out.resolve("stochastic-depth-test-accuracy.png"),
                 "Stochastic depth, Bottleneck ResNet on Fashion-MNIST", "test accuracy", histories,
                 EpochMetrics::testAccuracy);
-        System.out.println("curves: " + png + "; metrics: " + out.resolve("metrics-<run>.csv"));
+        System.out.println(png.map(p -> "curves: " + p + "; ").orElse("") + "metrics: " + out.resolve("metrics-<run>.csv"));
         return 0;
     }
 

@@ -23,6 +23,7 @@ import dev.dropkit.train.TrainableModel;
 import dev.dropkit.train.Trainer;
 import dev.dropkit.train.TrainingHistory;
 import java.nio.file.Path;
+import java.util.Optional;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -130,10 +131,10 @@ public final class GyroDropoutExample implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "%-14s %21.4f ± %.4f %16.2f%n", runs == gyroRuns ? "gyro dropout"
                     : "dropout", mean(acc), std(acc), secs);
         }
-        Path png = Plots.epochCurves(out.resolve("test-accuracy.png"), "Fashion-MNIST MLP: dropout vs Gyro Dropout ("
+        Optional<Path> png = Plots.epochCurves(out.resolve("test-accuracy.png"), "Fashion-MNIST MLP: dropout vs Gyro Dropout ("
                 + seeds.length + " seeds)", "test accuracy (mean over seeds)", List.of(dropoutMean, gyroMean),
                 EpochMetrics::testAccuracy);
-        System.out.println("wrote " + png + " and per-run metrics in " + out);
+        System.out.println("wrote " + png.map(p -> p + " and ").orElse("") + "per-run metrics in " + out);
         return 0;
     }
 

@@ -27,6 +27,7 @@ import dev.dropkit.train.Trainer;
 import dev.dropkit.train.TrainingHistory;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -177,10 +178,10 @@ public final class JitTrainExample implements Callable<Integer> {
                 System.out.printf(Locale.ROOT, "%-32s %14.4f %14.4f %10.2f%n", names.get(i), h.last().testAccuracy(),
                         h.last().testLoss(), secs);
             }
-            Path png = Plots.epochCurves(out.resolve("test-accuracy.png"), "Fashion-MNIST, a TorchScript "
+            Optional<Path> png = Plots.epochCurves(out.resolve("test-accuracy.png"), "Fashion-MNIST, a TorchScript "
                     + (resnet ? "ResNet" : "MLP") + " trained from Java",
                     "test accuracy", runs, EpochMetrics::testAccuracy);
-            System.out.println("wrote " + png);
+            png.ifPresent(p -> System.out.println("wrote " + p));
             Path saved = out.resolve(resnet ? "resnet-sd-trained.pt" : "mlp-gyro-trained.pt");
             trainedRewritten.eval();
             trainedRewritten.save(saved.toString());

@@ -21,6 +21,7 @@ import dev.dropkit.train.TrainableModel;
 import dev.dropkit.train.Trainer;
 import dev.dropkit.train.TrainingHistory;
 import java.nio.file.Path;
+import java.util.Optional;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -126,10 +127,10 @@ public final class DropoutNotebookDemo implements Callable<Integer> {
             EpochMetrics g = runs.get(2).last();
             System.out.printf(Locale.ROOT, "gyro dropout test/acc=%.3f test/loss=%.3f%n", g.testAccuracy(), g.testLoss());
         }
-        Path png = Plots.epochCurves(out.resolve("test-accuracy.png"),
+        Optional<Path> png = Plots.epochCurves(out.resolve("test-accuracy.png"),
                 "Fashion-MNIST MLP (H=" + hidden + "): test accuracy", "test accuracy", runs,
                 EpochMetrics::testAccuracy);
-        System.out.println("wrote " + png + ", " + out.resolve("metrics-dropout.csv") + ", "
+        System.out.println("wrote " + png.map(p -> p + ", ").orElse("") + out.resolve("metrics-dropout.csv") + ", "
                 + out.resolve("metrics-no-dropout.csv") + " (and .json)");
         return 0;
     }

@@ -5,7 +5,6 @@ import dev.dropkit.jit.JitInspector;
 import dev.dropkit.jit.JitModels;
 import java.io.IOException;
 import java.nio.file.Path;
-import dev.dropkit.core.AtomicFiles;
 import dev.dropkit.depth.StochasticDepthOptions;
 import dev.dropkit.dropout.DropoutMode;
 import dev.dropkit.gyro.GyroDropoutOptions;
@@ -211,9 +210,7 @@ public final class JitCommand {
             }
             try {
                 plan.forEach(rewrite -> reports.add(rewrite.apply(module)));
-                Path part = output.toAbsolutePath().resolveSibling(output.getFileName() + ".part");
-                module.save(part.toString());
-                AtomicFiles.moveIntoPlace(part, output);
+                JitModels.save(module, output);
             } catch (JitRewriteException e) {
                 System.err.println("dropkit jit rewrite: cannot rewrite " + model + ": " + e.getMessage());
                 return 1;

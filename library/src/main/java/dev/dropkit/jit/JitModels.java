@@ -1,6 +1,7 @@
 package dev.dropkit.jit;
 
 import dev.dropkit.core.Checks;
+import dev.dropkit.core.NativeArchives;
 import dev.dropkit.train.TrainableModel;
 import java.io.IOException;
 import java.io.InputStream;
@@ -46,6 +47,7 @@ public final class JitModels {
         if (read < 4 || magic[0] != 'P' || magic[1] != 'K' || magic[2] != 3 || magic[3] != 4) {
             throw new IOException("not a TorchScript archive (no zip header): " + file);
         }
+        NativeArchives.verify(file, "TorchScript archive");
         try {
             JitModule module = torch.load(file.toAbsolutePath().toString(), new DeviceOptional(device), false);
             module.to(device);
@@ -53,6 +55,26 @@ public final class JitModels {
         } catch (RuntimeException e) {
             throw new IOException("libtorch could not load " + file + ": " + firstLine(e.getMessage()), e);
         }
+    }
+
+    /**
+     * Saves {@code module} as a TorchScript archive that Python's {@code torch.jit.load} reads, atomically:
+     * libtorch writes it into a staging folder in memory and Java puts it in place, so a full disk is an
+     * {@link IOException} naming the file, never a JVM abort, and never a half-written file.
+     *
+     * @throws IOException if it cannot be written; nothing is left behind then
+     */
+    public static void save(JitModule module, Path file) throws IOException {
+        Checks.notNull("module", module);
+        Checks.notNull("file", file);
+        long bytes = 0;
+        for (Tensor t : JitTensors.namedParameters(module).values()) {
+            bytes += t.numel() * t.element_size() + 4096;
+        }
+        for (Tensor t : JitTensors.namedBuffers(module).values()) {
+            bytes += t.numel() * t.element_size() + 4096;
+        }
+        NativeArchives.writeStaged(file, "TorchScript archive", bytes, module::save);
     }
 
     /**

@@ -1,8 +1,8 @@
 package dev.dropkit.train;
 
-import dev.dropkit.core.AtomicFiles;
 import dev.dropkit.core.Checks;
 import dev.dropkit.core.Devices;
+import dev.dropkit.core.NativeArchives;
 import dev.dropkit.core.NativeMemory;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.Tensors;
@@ -227,41 +227,37 @@ public final class Trainer {
     }
 
     /**
-     * Saves model, optimizer state, finished epochs and metrics to one libtorch archive (written to a
-     * temporary file first, so an interrupted save never leaves a broken checkpoint).
+     * Saves model, optimizer state, finished epochs and metrics to one libtorch archive, serialized in
+     * memory and then written atomically ({@link NativeArchives#write}): an interrupted save or a full disk
+     * never leaves a broken checkpoint, and never aborts the JVM.
      *
-     * @throws IOException if the file cannot be written (nothing is left behind then)
+     * @throws IOException naming the file if it cannot be written (nothing is left behind then)
      */
     public void saveCheckpoint(Path file) throws IOException {
         unwrapIo(() -> NativeMemory.run(() -> {
-            OutputArchive archive = new OutputArchive();
-            OutputArchive modelArchive = new OutputArchive();
-            model.save(modelArchive);
-            archive.write("model", modelArchive);
-            OutputArchive optimizerArchive = new OutputArchive();
-            optimizer.save(optimizerArchive);
-            archive.write("optimizer", optimizerArchive);
-            archive.write("epochs_done", new IValue(history.epochs().size()));
-            archive.write("global_step", new IValue(globalStep));
-            archive.write("seed", new IValue(seed));
-            archive.write("history", historyTensor());
+            OutputArchive archive = checkpointArchive();
             try {
-                Path parent = file.toAbsolutePath().getParent();
-                Files.createDirectories(parent);
-                Path tmp = Files.createTempFile(parent, file.getFileName().toString(), ".tmp");
-                try {
-                    archive.save_to(tmp.toString());
-                    AtomicFiles.moveIntoPlace(tmp, file);
-                } finally {
-                    Files.deleteIfExists(tmp); // gone after the move; left behind by a failed save otherwise
-                }
+                NativeArchives.write(file, "checkpoint", archive);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
-            } catch (RuntimeException e) { // libtorch's save_to failing (disk full, ...)
-                throw new UncheckedIOException(new IOException("checkpoint " + file + " cannot be written: "
-                        + e.getMessage().lines().findFirst().orElse(""), e));
             }
         }));
+    }
+
+    /** Model, optimizer state, finished epochs, step, seed and metrics, as {@link #saveCheckpoint} writes them. */
+    private OutputArchive checkpointArchive() {
+        OutputArchive archive = new OutputArchive();
+        OutputArchive modelArchive = new OutputArchive();
+        model.save(modelArchive);
+        archive.write("model", modelArchive);
+        OutputArchive optimizerArchive = new OutputArchive();
+        optimizer.save(optimizerArchive);
+        archive.write("optimizer", optimizerArchive);
+        archive.write("epochs_done", new IValue(history.epochs().size()));
+        archive.write("global_step", new IValue(globalStep));
+        archive.write("seed", new IValue(seed));
+        archive.write("history", historyTensor());
+        return archive;
     }
 
     /** Runs {@code body}, turning the UncheckedIOException it used to cross a lambda back into an IOException. */
@@ -275,15 +271,19 @@ public final class Trainer {
 
     /**
      * Restores a checkpoint written by {@link #saveCheckpoint(Path)}: parameters, buffers, optimizer
-     * state and metrics. The next {@link #fit} continues with the first unfinished epoch.
+     * state and metrics. The next {@link #fit} continues with the first unfinished epoch. It is all or
+     * nothing: the file's checksums, its seed and every parameter's and buffer's name, shape and dtype are
+     * checked before anything changes, and a failure while loading puts the model and optimizer back.
      *
-     * @throws IOException if the file is missing or not a dropkit checkpoint
-     * @throws IllegalArgumentException if it was written with another seed
+     * @throws IOException if the file is missing, corrupt, not a dropkit checkpoint or cannot be loaded
+     * @throws IllegalArgumentException if it was written with another seed or for another model (the
+     *     message names the file and the first difference)
      */
     public void resume(Path file) throws IOException {
         if (!Files.isRegularFile(file)) {
             throw new IOException("checkpoint " + file + " does not exist");
         }
+        NativeArchives.verify(file, "checkpoint");
         unwrapIo(() -> NativeMemory.run(() -> {
             InputArchive archive = new InputArchive();
             try {
@@ -293,27 +293,59 @@ public final class Trainer {
                         + e.getMessage().lines().findFirst().orElse(""), e));
             }
             long savedSeed;
+            InputArchive modelArchive = new InputArchive();
+            InputArchive optimizerArchive = new InputArchive();
             try {
                 savedSeed = readLong(archive, "seed");
+                archive.read("model", modelArchive);
+                archive.read("optimizer", optimizerArchive);
             } catch (RuntimeException e) { // a libtorch archive, but not one saveCheckpoint wrote
                 throw new UncheckedIOException(new IOException("checkpoint " + file + " is not a dropkit checkpoint"
-                        + " (it has no 'seed' entry)", e));
+                        + " (it lacks the seed, model or optimizer entry)", e));
             }
             if (savedSeed != seed) {
                 throw new IllegalArgumentException("checkpoint " + file + " was written with seed " + savedSeed
                         + " but this trainer uses seed " + seed + "; resuming would not reproduce the run");
             }
-            InputArchive modelArchive = new InputArchive();
-            archive.read("model", modelArchive);
-            model.load(modelArchive);
-            InputArchive optimizerArchive = new InputArchive();
-            archive.read("optimizer", optimizerArchive);
-            optimizer.load(optimizerArchive);
-            globalStep = readLong(archive, "global_step");
-            Tensor h = new Tensor();
-            archive.read("history", h);
-            history = historyFrom(h.cpu(), (int) readLong(archive, "epochs_done"));
+            byte[] backup = serialized(file, checkpointArchive());
+            InputArchive current = NativeArchives.read(backup, device);
+            InputArchive currentModel = new InputArchive();
+            current.read("model", currentModel);
+            String mismatch = NativeArchives.firstMismatch(currentModel, modelArchive);
+            if (mismatch != null) {
+                throw new IllegalArgumentException("checkpoint " + file + " was written for another model: "
+                        + mismatch + "; nothing was loaded");
+            }
+            try {
+                model.load(modelArchive);
+                optimizer.load(optimizerArchive);
+                long step = readLong(archive, "global_step");
+                Tensor h = new Tensor();
+                archive.read("history", h);
+                history = historyFrom(h.cpu(), (int) readLong(archive, "epochs_done"));
+                globalStep = step;
+            } catch (RuntimeException e) {
+                InputArchive restore = NativeArchives.read(backup, device);
+                InputArchive restoreModel = new InputArchive();
+                InputArchive restoreOptimizer = new InputArchive();
+                restore.read("model", restoreModel);
+                restore.read("optimizer", restoreOptimizer);
+                model.load(restoreModel);
+                optimizer.load(restoreOptimizer);
+                throw new UncheckedIOException(new IOException("checkpoint " + file + " cannot be loaded into this"
+                        + " trainer (model and optimizer left as they were): "
+                        + String.valueOf(e.getMessage()).lines().findFirst().orElse(""), e));
+            }
         }));
+    }
+
+    /** {@code archive}'s bytes, in memory. */
+    private static byte[] serialized(Path file, OutputArchive archive) {
+        try {
+            return NativeArchives.serialize(file, "checkpoint", archive);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     private static long readLong(InputArchive archive, String key) {

@@ -184,7 +184,7 @@ public final class JitTrainExample implements Callable<Integer> {
             png.ifPresent(p -> System.out.println("wrote " + p));
             Path saved = out.resolve(resnet ? "resnet-sd-trained.pt" : "mlp-gyro-trained.pt");
             trainedRewritten.eval();
-            trainedRewritten.save(saved.toString());
+            JitModels.save(trainedRewritten, saved);
             System.out.println("wrote " + saved + " (" + (resnet ? "stochastic depth" : "Gyro Dropout")
                     + " and its state inside; loads in PyTorch)");
             checkInPython(saved, trainedRewritten, testBatches.epoch(0).next());

@@ -2,6 +2,10 @@ package dev.dropkit.surgery;
 
 import java.lang.reflect.Array;
 import java.lang.reflect.Field;
+import java.lang.reflect.ParameterizedType;
+import java.lang.reflect.Type;
+import java.lang.reflect.TypeVariable;
+import java.lang.reflect.WildcardType;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -84,10 +88,11 @@ public final class ModuleSlot {
         }
         for (Holder h : holders) {
             if (!h.accepts(replacement)) {
-                return h instanceof ListHolder
+                return h instanceof ListHolder list && !list.writable()
                         ? h + " is an unmodifiable list; hold replaceable children in a mutable list (e.g. ArrayList)"
-                        : h + " has type " + h.type().getSimpleName() + ", which cannot hold a "
-                                + replacement.getSimpleName() + "; declare it with a wider type (e.g. Module)";
+                        : h + " has " + (h instanceof ListHolder ? "element type " : "type ") + h.type().getSimpleName()
+                                + ", which cannot hold a " + replacement.getSimpleName()
+                                + "; declare it with a wider type (e.g. Module)";
             }
         }
         return null;
@@ -174,19 +179,51 @@ public final class ModuleSlot {
             this.index = index;
         }
 
+        /**
+         * The element type the field declares ({@code List<Bottleneck>} gives Bottleneck): erased at run
+         * time, so a list that takes a replacement of another type only fails later, when the model's code
+         * reads the element back as its declared type.
+         */
         @Override
         Class<?> type() {
-            return Module.class; // element types are erased; the list is trusted to hold modules
+            return elementType(field.getGenericType());
         }
 
         @Override
         boolean accepts(Class<?> c) {
+            return super.accepts(c) && writable();
+        }
+
+        boolean writable() {
             try {
                 list.set(index, list.get(index)); // probes writability without changing anything
                 return true;
             } catch (UnsupportedOperationException e) {
                 return false;
             }
+        }
+
+        private static Class<?> elementType(Type declared) {
+            if (declared instanceof ParameterizedType p && p.getActualTypeArguments().length == 1) {
+                return erasure(p.getActualTypeArguments()[0]);
+            }
+            return Object.class; // a raw List: any module fits
+        }
+
+        private static Class<?> erasure(Type t) {
+            if (t instanceof Class<?> c) {
+                return c;
+            }
+            if (t instanceof ParameterizedType p) {
+                return erasure(p.getRawType());
+            }
+            if (t instanceof WildcardType w) {
+                return erasure(w.getUpperBounds()[0]);
+            }
+            if (t instanceof TypeVariable<?> v) {
+                return erasure(v.getBounds()[0]);
+            }
+            return Object.class;
         }
 
         @Override

@@ -132,6 +132,38 @@ class ModuleSurgeryTest {
         assertEquals(net.onlyDropkit.address(), Modules.namedChildren(net).get("d").address(), "left registered");
     }
 
+    /** Blocks kept in a list typed with their own class, as a user writes them. */
+    static final class TypedList extends Module {
+        final List<Dropout> drops = new ArrayList<>();
+        final List<? extends Module> wide = new ArrayList<>(List.of(register_module("w", new Dropout(0.5))));
+
+        TypedList() {
+            super("TypedList");
+            drops.add(register_module("a", new Dropout(0.5)));
+            drops.add(register_module("b", new Dropout(0.5)));
+        }
+    }
+
+    @Test
+    void aListsDeclaredElementTypeIsCheckedBeforeAnythingIsSwapped() {
+        TypedList net = new TypedList();
+        long a = net.drops.get(0).address();
+        SurgeryReport report = ModuleSurgery.replace(net, "to native", slot -> !slot.name().equals("w"),
+                slot -> new DropoutImpl(0.1));
+        assertEquals(0, report.count(), report.toString());
+        String all = String.join("\n", report.warnings());
+        assertTrue(all.contains("list TypedList.drops[0] has element type Dropout, which cannot hold a DropoutImpl"), all);
+        assertTrue(all.contains("list TypedList.drops[1] has element type Dropout"), all);
+        assertTrue(all.contains("nothing was changed"), all);
+        assertEquals(a, net.drops.get(0).address(), "the list still holds the original");
+        assertEquals(a, Modules.namedChildren(net).get("a").address(), "and so does the module tree");
+        // a list of a wider type takes the replacement
+        SurgeryReport wide = ModuleSurgery.replace(net, "to native", slot -> slot.name().equals("w"),
+                slot -> new DropoutImpl(0.1));
+        assertEquals(1, wide.count(), wide.toString());
+        assertFalse(net.wide.get(0) instanceof Dropout);
+    }
+
     @Test
     void zeroMatchesIsAWarningNotASilentSuccess() {
         SurgeryReport report = ModuleSurgery.replace(new Inner(), "nothing", s -> false, s -> s.module());

@@ -1,6 +1,8 @@
-package dev.dropkit.depth;
+package dev.dropkit.models;
 
 import dev.dropkit.core.Checks;
+import dev.dropkit.depth.ResidualBlock;
+import dev.dropkit.depth.StochasticDepthSurgery;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;

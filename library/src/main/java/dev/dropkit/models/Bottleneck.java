@@ -1,5 +1,6 @@
-package dev.dropkit.depth;
+package dev.dropkit.models;
 
+import dev.dropkit.depth.ResidualBlock;
 import org.bytedeco.pytorch.BatchNorm2dImpl;
 import org.bytedeco.pytorch.Conv2dImpl;
 import org.bytedeco.pytorch.Module;

@@ -1,11 +1,9 @@
 package dev.dropkit.models;
 
-import dev.dropkit.depth.ResidualBlock;
+import dev.dropkit.core.Checks;
 import org.bytedeco.pytorch.BatchNorm2dImpl;
 import org.bytedeco.pytorch.Conv2dImpl;
-import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 
 /**
  * ResNet-18/34's block: two 3x3 convolutions with BatchNorm,
@@ -14,7 +12,7 @@ import org.bytedeco.pytorch.global.torch;
  * Parameter names follow torchvision ({@code conv1}, {@code bn1}, {@code conv2}, {@code bn2},
  * {@code downsample.0}, {@code downsample.1}).
  */
-public final class BasicBlock extends Module implements ResidualBlock {
+public final class BasicBlock extends ResNetBlock {
     /** Output channels per unit of width: 1. */
     public static final int EXPANSION = 1;
 
@@ -22,10 +20,6 @@ public final class BasicBlock extends Module implements ResidualBlock {
     final BatchNorm2dImpl bn1;
     final Conv2dImpl conv2;
     final BatchNorm2dImpl bn2;
-    final Projection downsample;
-    private final long inChannels;
-    private final long outChannels;
-    private final long stride;
 
     /**
      * @param inChannels input channels
@@ -34,64 +28,17 @@ public final class BasicBlock extends Module implements ResidualBlock {
      * @throws IllegalArgumentException if a size is not positive
      */
     public BasicBlock(long inChannels, long outChannels, long stride) {
-        super("BasicBlock");
-        this.inChannels = Layers.positive("inChannels", inChannels);
-        this.outChannels = Layers.positive("outChannels", outChannels);
-        this.stride = Layers.positive("stride", stride);
+        super("BasicBlock", Checks.positive("inChannels", inChannels), Checks.positive("outChannels", outChannels),
+                Checks.positive("stride", stride));
         conv1 = register_module("conv1", Layers.conv(inChannels, outChannels, 3, stride));
         bn1 = register_module("bn1", Layers.batchNorm(outChannels));
         conv2 = register_module("conv2", Layers.conv(outChannels, outChannels, 3, 1));
         bn2 = register_module("bn2", Layers.batchNorm(outChannels));
-        downsample = Projection.needed(inChannels, outChannels, stride)
-                ? register_module("downsample", new Projection(inChannels, outChannels, stride)) : null;
+        registerShortcut();
     }
 
     @Override
     public Tensor branch(Tensor x) {
         return bn2.forward(conv2.forward(bn1.forward(conv1.forward(x)).relu_()));
-    }
-
-    @Override
-    public Tensor shortcut(Tensor x) {
-        return downsample == null ? x : downsample.forward(x);
-    }
-
-    /** The projection is a convolution + BatchNorm, whose backward does not read its output. */
-    @Override
-    public boolean projectionIsPrivate() {
-        return true;
-    }
-
-    /** ReLU after the addition, out of place (the sum may be the block's input). */
-    @Override
-    public Tensor activateOutput(Tensor sum) {
-        return torch.relu(sum);
-    }
-
-    /** ReLU in place: the sum is the caller's own tensor. */
-    @Override
-    public Tensor activateOwnedOutput(Tensor sum) {
-        return sum.relu_();
-    }
-
-    /** Input channels. */
-    public long inChannels() {
-        return inChannels;
-    }
-
-    /** Output channels. */
-    public long outChannels() {
-        return outChannels;
-    }
-
-    /** Stride of the first convolution. */
-    public long stride() {
-        return stride;
-    }
-
-    @Override
-    public String toString() {
-        return "BasicBlock(in=" + inChannels + ", out=" + outChannels + ", stride=" + stride
-                + (downsample == null ? "" : ", projection") + ")";
     }
 }

@@ -1,11 +1,9 @@
 package dev.dropkit.models;
 
-import dev.dropkit.depth.ResidualBlock;
+import dev.dropkit.core.Checks;
 import org.bytedeco.pytorch.BatchNorm2dImpl;
 import org.bytedeco.pytorch.Conv2dImpl;
-import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Tensor;
-import org.bytedeco.pytorch.global.torch;
 
 /**
  * ResNet-50's block (torchvision's "v1.5", stride on the 3x3 convolution): 1x1 reduce to {@code width},
@@ -13,7 +11,7 @@ import org.bytedeco.pytorch.global.torch;
  * identity, or a 1x1 convolution + BatchNorm projection when the stride is not 1 or the channel count
  * changes. What Composer's {@code target_layer_name='ResNetBottleneck'} targets.
  */
-public final class Bottleneck extends Module implements ResidualBlock {
+public final class Bottleneck extends ResNetBlock {
     /** Output channels per unit of width: 4. */
     public static final int EXPANSION = 4;
 
@@ -23,10 +21,7 @@ public final class Bottleneck extends Module implements ResidualBlock {
     final BatchNorm2dImpl bn2;
     final Conv2dImpl conv3;
     final BatchNorm2dImpl bn3;
-    final Projection downsample;
-    private final long inChannels;
     private final long width;
-    private final long stride;
 
     /**
      * @param inChannels input channels
@@ -35,19 +30,17 @@ public final class Bottleneck extends Module implements ResidualBlock {
      * @throws IllegalArgumentException if a size is not positive
      */
     public Bottleneck(long inChannels, long width, long stride) {
-        super("Bottleneck");
-        this.inChannels = Layers.positive("inChannels", inChannels);
-        this.width = Layers.positive("width", width);
-        this.stride = Layers.positive("stride", stride);
-        long out = width * EXPANSION;
+        super("Bottleneck", Checks.positive("inChannels", inChannels), Checks.positive("width", width) * EXPANSION,
+                Checks.positive("stride", stride));
+        this.width = width;
+        long out = outChannels();
         conv1 = register_module("conv1", Layers.conv(inChannels, width, 1, 1));
         bn1 = register_module("bn1", Layers.batchNorm(width));
         conv2 = register_module("conv2", Layers.conv(width, width, 3, stride));
         bn2 = register_module("bn2", Layers.batchNorm(width));
         conv3 = register_module("conv3", Layers.conv(width, out, 1, 1));
         bn3 = register_module("bn3", Layers.batchNorm(out));
-        downsample = Projection.needed(inChannels, out, stride)
-                ? register_module("downsample", new Projection(inChannels, out, stride)) : null;
+        registerShortcut();
     }
 
     @Override
@@ -57,52 +50,13 @@ public final class Bottleneck extends Module implements ResidualBlock {
         return bn3.forward(conv3.forward(h));
     }
 
-    @Override
-    public Tensor shortcut(Tensor x) {
-        return downsample == null ? x : downsample.forward(x);
-    }
-
-    /** The projection is a convolution + BatchNorm, whose backward does not read its output. */
-    @Override
-    public boolean projectionIsPrivate() {
-        return true;
-    }
-
-    /** ReLU after the addition, out of place (the sum may be the block's input). */
-    @Override
-    public Tensor activateOutput(Tensor sum) {
-        return torch.relu(sum);
-    }
-
-    /** ReLU in place: the sum is the caller's own tensor. */
-    @Override
-    public Tensor activateOwnedOutput(Tensor sum) {
-        return sum.relu_();
-    }
-
-    /** Input channels. */
-    public long inChannels() {
-        return inChannels;
-    }
-
-    /** Channels of the inner convolutions. */
+    /** Channels of the inner convolutions; the block outputs {@code 4 * width}. */
     public long width() {
         return width;
     }
 
-    /** Output channels, {@code 4 * width}. */
-    public long outChannels() {
-        return width * EXPANSION;
-    }
-
-    /** Stride of the 3x3 convolution. */
-    public long stride() {
-        return stride;
-    }
-
     @Override
-    public String toString() {
-        return "Bottleneck(in=" + inChannels + ", width=" + width + ", out=" + outChannels() + ", stride=" + stride
-                + (downsample == null ? "" : ", projection") + ")";
+    String sizes() {
+        return "in=" + inChannels() + ", width=" + width + ", out=" + outChannels();
     }
 }

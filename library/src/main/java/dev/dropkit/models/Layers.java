@@ -33,11 +33,4 @@ final class Layers {
     static BatchNorm2dImpl batchNorm(long channels) {
         return new BatchNorm2dImpl(new BatchNormOptions(channels));
     }
-
-    static long positive(String name, long value) {
-        if (value <= 0) {
-            throw new IllegalArgumentException(name + " must be positive, got " + value);
-        }
-        return value;
-    }
 }

@@ -26,7 +26,7 @@ public final class ModelInternals {
     }
 
     /** The convolution of a block's projection shortcut; the block must have one. */
-    public static Conv2dImpl projectionConv(Bottleneck block) {
+    public static Conv2dImpl projectionConv(ResNetBlock block) {
         return block.downsample.conv;
     }
 

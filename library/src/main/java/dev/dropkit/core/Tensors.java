@@ -1,6 +1,6 @@
 package dev.dropkit.core;
 
-import dev.dropkit.ffm.TensorSegments;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
 import org.bytedeco.pytorch.Device;
@@ -43,15 +43,14 @@ public final class Tensors {
     /** Copies a float tensor (any device, any layout) into a Java array. */
     public static float[] toFloatArray(Tensor t) {
         Tensor cpu = t.detach().to(torch.ScalarType.Float).cpu().contiguous();
-        return TensorSegments.view(cpu).toArray(ValueLayout.JAVA_FLOAT);
+        return bytesOf(cpu).toArray(ValueLayout.JAVA_FLOAT);
     }
 
     /** Copies a Java array into a new float CPU tensor of the given shape. */
     public static Tensor fromFloats(float[] values, long... shape) {
         long[] dims = checkedShape(values.length, shape);
         Tensor out = empty(ScalarType.Float, dims);
-        java.lang.foreign.MemorySegment.copy(values, 0, TensorSegments.view(out), ValueLayout.JAVA_FLOAT, 0,
-                values.length);
+        MemorySegment.copy(values, 0, bytesOf(out), ValueLayout.JAVA_FLOAT, 0, values.length);
         return out;
     }
 
@@ -62,8 +61,7 @@ public final class Tensors {
     public static Tensor fromDoubles(double[] values, long... shape) {
         long[] dims = checkedShape(values.length, shape);
         Tensor out = empty(ScalarType.Double, dims);
-        java.lang.foreign.MemorySegment.copy(values, 0, TensorSegments.view(out), ValueLayout.JAVA_DOUBLE, 0,
-                values.length);
+        MemorySegment.copy(values, 0, bytesOf(out), ValueLayout.JAVA_DOUBLE, 0, values.length);
         return out;
     }
 
@@ -83,7 +81,17 @@ public final class Tensors {
     /** Copies a tensor (any device, any layout) into a Java double array. */
     public static double[] toDoubleArray(Tensor t) {
         Tensor cpu = t.detach().to(torch.ScalarType.Double).cpu().contiguous();
-        return TensorSegments.view(cpu).toArray(ValueLayout.JAVA_DOUBLE);
+        return bytesOf(cpu).toArray(ValueLayout.JAVA_DOUBLE);
+    }
+
+    /**
+     * The bytes of a contiguous CPU tensor, which every caller here has just made. Not
+     * {@code TensorSegments.view}, which checks what these callers guarantee: core stays below ffm.
+     */
+    private static MemorySegment bytesOf(Tensor contiguousCpu) {
+        long bytes = contiguousCpu.numel() * contiguousCpu.element_size();
+        return bytes == 0 ? MemorySegment.NULL
+                : MemorySegment.ofAddress(contiguousCpu.data_ptr().address()).reinterpret(bytes);
     }
 
     /** Number of elements equal to zero. */

@@ -38,7 +38,7 @@ public final class BlockTarget {
 
     /**
      * Blocks whose class's simple name is {@code name}, after resolving Composer's aliases
-     * ({@code "ResNetBottleneck"} means {@link Bottleneck}): Composer's {@code target_layer_name}.
+     * ({@code "ResNetBottleneck"} means {@code Bottleneck}): Composer's {@code target_layer_name}.
      *
      * @throws IllegalArgumentException if the name is blank
      */

@@ -3,9 +3,9 @@
  * dropped at random during training, per sample or per block, with Composer's or timm's scaling.
  *
  * <ul>
- *   <li>{@link dev.dropkit.depth.ResidualBlock}: a block as branch + shortcut (+ activation), and ResNet's
- *       {@link dev.dropkit.depth.BasicBlock} and {@link dev.dropkit.depth.Bottleneck}, assembled by
- *       {@link dev.dropkit.depth.ResNet} (ResNet-18/34/50 layouts, narrow versions for 28x28/32x32).</li>
+ *   <li>{@link dev.dropkit.depth.ResidualBlock}: a block as branch + shortcut (+ activation), the one thing
+ *       stochastic depth needs from a model; ResNet's blocks, which implement it, are in
+ *       {@code dev.dropkit.models}.</li>
  *   <li>{@link dev.dropkit.depth.StochasticDepthOps}: the functional op; {@link dev.dropkit.depth.StochasticDepth}:
  *       the module that wraps any residual block without renaming its parameters.</li>
  *   <li>{@link dev.dropkit.depth.StochasticDepthSurgery}: wraps the target blocks of a model in place, with

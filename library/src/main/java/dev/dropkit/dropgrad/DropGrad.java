@@ -519,15 +519,6 @@ public final class DropGrad {
             }
         }
 
-        /**
-         * Resolves the rules against a TorchScript model's parameters, by their dotted names: DropGrad
-         * treats a model loaded with {@link dev.dropkit.jit.JitModels#load} exactly like a Java one.
-         */
-        public DropGrad build(org.bytedeco.pytorch.JitModule model) {
-            Checks.notNull("model", model);
-            return build(dev.dropkit.jit.JitModels.namedParameters(model));
-        }
-
         /** Resolves the rules against parameters numbered {@code "0"}, {@code "1"}, ... (an optimizer's, say). */
         public DropGrad build(TensorVector parameters) {
             Checks.notNull("parameters", parameters);
@@ -542,7 +533,10 @@ public final class DropGrad {
             }
         }
 
-        /** Resolves the rules against named parameters, in the map's order. */
+        /**
+         * Resolves the rules against named parameters, in the map's order. A TorchScript model's come from
+         * {@code JitModels.namedParameters(module)}, dotted like a Java model's, so the same rules apply.
+         */
         public DropGrad build(Map<String, Tensor> namedParameters) {
             Checks.notNull("namedParameters", namedParameters);
             List<String> allNames = new ArrayList<>(namedParameters.keySet());

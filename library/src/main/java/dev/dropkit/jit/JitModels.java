@@ -90,7 +90,8 @@ public final class JitModels {
 
     /**
      * The model's parameters by dotted name, in libtorch's order; the tensors share storage with the
-     * model (what {@code DropGrad.builder().build(...)} and optimizers take).
+     * model. DropGrad takes them as it takes a Java model's:
+     * {@code DropGrad.builder().rate(0.1).build(JitModels.namedParameters(module))}.
      */
     public static java.util.Map<String, Tensor> namedParameters(JitModule module) {
         Checks.notNull("module", module);

@@ -12,6 +12,9 @@ import dev.dropkit.core.Devices;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.Tensors;
 import dev.dropkit.depth.TestBlocks.AffineBlock;
+import dev.dropkit.models.BasicBlock;
+import dev.dropkit.models.Bottleneck;
+import dev.dropkit.models.ModelInternals;
 import dev.dropkit.testing.NativeScopePerTest;
 import dev.dropkit.testing.TestDevices;
 import java.util.List;
@@ -204,12 +207,12 @@ class StochasticDepthTest {
         Tensor mask = Tensors.fromFloats(new float[] {1, 0, 0, 1, 1, 0, 0, 0, 1, 0, 1, 0});
         Tensor y = StochasticDepthOps.keptOnly(block, x, mask, 1.0);
         y.sum().backward();
-        assertTrue(block.conv1.weight().grad().defined(), "the branch was trained");
+        assertTrue(ModelInternals.conv1(block).weight().grad().defined(), "the branch was trained");
         // bn1's batch mean over the kept samples only: its running mean moved by momentum * that mean.
         Tensor keptRows = x.index_select(0, mask.nonzero().flatten());
-        Tensor keptMean = block.conv1.forward(keptRows).mean(new long[] {0, 2, 3}, false,
+        Tensor keptMean = ModelInternals.conv1(block).forward(keptRows).mean(new long[] {0, 2, 3}, false,
                 new org.bytedeco.pytorch.ScalarTypeOptional());
-        assertTrue(block.bn1.running_mean().allclose(keptMean.mul(new Scalar(0.1)), 1e-5, 1e-6, false),
+        assertTrue(ModelInternals.bn1(block).running_mean().allclose(keptMean.mul(new Scalar(0.1)), 1e-5, 1e-6, false),
                 "running mean = 0.1 * mean over kept samples");
     }
 
@@ -332,12 +335,12 @@ class StochasticDepthTest {
         var namesBefore = dev.dropkit.core.Modules.namedParameterNames(block);
         StochasticDepth sd = new StochasticDepth(block, 0.1);
         assertEquals(namesBefore, dev.dropkit.core.Modules.namedParameterNames(sd), "same names, no 'block.' prefix");
-        assertEquals(block.conv1.address(), dev.dropkit.core.Modules.namedChildren(sd).get("conv1").address(),
+        assertEquals(ModelInternals.conv1(block).address(), dev.dropkit.core.Modules.namedChildren(sd).get("conv1").address(),
                 "the same native module");
         sd.eval();
-        assertFalse(block.bn1.is_training(), "eval() on the wrapper reaches the block's BatchNorm");
+        assertFalse(ModelInternals.bn1(block).is_training(), "eval() on the wrapper reaches the block's BatchNorm");
         sd.train(true);
-        assertTrue(block.bn1.is_training());
+        assertTrue(ModelInternals.bn1(block).is_training());
     }
 
     @Test

@@ -36,7 +36,8 @@ class JitTrainingTest {
     @Test
     void dropGradAttachesToALoadedModelLikeToAJavaOne() throws IOException {
         JitModule m = JitModels.load(dir.resolve("mlp_scripted.pt"), Devices.cpu());
-        DropGrad dg = DropGrad.builder().rate("*.weight", 0.1).rate("*.bias", 0.01).build(m);
+        DropGrad dg = DropGrad.builder().rate("*.weight", 0.1).rate("*.bias", 0.01)
+                .build(JitModels.namedParameters(m));
         dev.dropkit.core.Seeds.seed(3);
         assertEquals(6, dg.parameterNames().size());
         assertEquals(0.1, dg.rate("fc1.weight"));

@@ -164,7 +164,8 @@ public final class JitTrainExample implements Callable<Integer> {
                     }
                 }
                 if (arm.contains("DropGrad")) {
-                    b.callback(DropGradCallback.masking(DropGrad.builder().rate(dropGrad).build(m)));
+                    DropGrad onLoaded = DropGrad.builder().rate(dropGrad).build(JitModels.namedParameters(m));
+                    b.callback(DropGradCallback.masking(onLoaded));
                 }
                 System.out.println("\n== " + arm);
                 Seeds.seed(seed);

@@ -1,4 +1,4 @@
-package dev.dropkit.depth;
+package dev.dropkit.models;
 
 import org.bytedeco.javacpp.LongPointer;
 import org.bytedeco.pytorch.BatchNorm2dImpl;
@@ -32,12 +32,5 @@ final class Layers {
     /** BatchNorm over {@code channels} with libtorch's defaults (weight 1, bias 0, momentum 0.1). */
     static BatchNorm2dImpl batchNorm(long channels) {
         return new BatchNorm2dImpl(new BatchNormOptions(channels));
-    }
-
-    static long positive(String name, long value) {
-        if (value <= 0) {
-            throw new IllegalArgumentException(name + " must be positive, got " + value);
-        }
-        return value;
     }
 }

@@ -1,5 +1,7 @@
-package dev.dropkit.depth;
+package dev.dropkit.models;
 
+import dev.dropkit.depth.ResidualBlock;
+import dev.dropkit.depth.StochasticDepthSurgery;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;

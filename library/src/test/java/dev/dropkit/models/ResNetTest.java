@@ -1,4 +1,4 @@
-package dev.dropkit.depth;
+package dev.dropkit.models;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -14,9 +14,15 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.Test;
 
 class ResNetTest {
+
+    /** Standard-normal float CPU inputs. */
+    static Tensor randn(long... shape) {
+        return torch.randn(shape, Tensors.options(torch.ScalarType.Float, Devices.cpu()));
+    }
 
     static long parameterCount(Module m) {
         var params = m.parameters();
@@ -52,12 +58,12 @@ class ResNetTest {
             Seeds.seed(1);
             ResNet grey = ResNet.small(ResNet.Layout.RESNET18, 4, 1, 10);
             grey.eval();
-            assertArrayEquals(new long[] {2, 10}, Tensors.shape(grey.forward(TestBlocks.randn(Devices.cpu(), 2, 1, 28, 28))));
+            assertArrayEquals(new long[] {2, 10}, Tensors.shape(grey.forward(randn(2, 1, 28, 28))));
             ResNet rgb = ResNet.small(ResNet.Layout.RESNET50, 4, 3, 10);
             rgb.eval();
             assertEquals(16, rgb.blocks().size());
             assertTrue(rgb.blocks().stream().allMatch(b -> b instanceof Bottleneck));
-            assertArrayEquals(new long[] {2, 10}, Tensors.shape(rgb.forward(TestBlocks.randn(Devices.cpu(), 2, 3, 32, 32))));
+            assertArrayEquals(new long[] {2, 10}, Tensors.shape(rgb.forward(randn(2, 3, 32, 32))));
             assertEquals("ResNet(block=Bottleneck, depths=[3, 4, 6, 3], widths=[4, 8, 16, 32], in=3, classes=10,"
                     + " stem=small)", rgb.toString());
         }
@@ -69,7 +75,7 @@ class ResNetTest {
         assertEquals("BasicBlock(in=8, out=16, stride=2, projection)", new BasicBlock(8, 16, 2).toString());
         assertEquals("Bottleneck(in=32, width=8, out=32, stride=1)", new Bottleneck(32, 8, 1).toString());
         assertEquals("Bottleneck(in=16, width=8, out=32, stride=1, projection)", new Bottleneck(16, 8, 1).toString());
-        Tensor x = TestBlocks.randn(Devices.cpu(), 2, 8, 6, 6);
+        Tensor x = randn(2, 8, 6, 6);
         BasicBlock identity = new BasicBlock(8, 8, 1);
         assertTrue(identity.shortcut(x).equal(x), "identity shortcut");
         assertArrayEquals(new long[] {2, 16, 3, 3}, Tensors.shape(new BasicBlock(8, 16, 2).forward(x)));

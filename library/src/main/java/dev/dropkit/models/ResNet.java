@@ -1,6 +1,8 @@
-package dev.dropkit.depth;
+package dev.dropkit.models;
 
 import dev.dropkit.core.Checks;
+import dev.dropkit.depth.ResidualBlock;
+import dev.dropkit.depth.StochasticDepthSurgery;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -91,13 +93,10 @@ public final class ResNet extends Module {
             List<Module> blocks = new ArrayList<>();
             for (int i = 0; i < b.depths[s]; i++) {
                 long stride = s > 0 && i == 0 ? 2 : 1;
-                if (b.blockType == BlockType.BASIC) {
-                    blocks.add(new BasicBlock(channels, b.widths[s], stride));
-                    channels = b.widths[s];
-                } else {
-                    blocks.add(new Bottleneck(channels, b.widths[s], stride));
-                    channels = (long) b.widths[s] * Bottleneck.EXPANSION;
-                }
+                ResNetBlock block = b.blockType == BlockType.BASIC ? new BasicBlock(channels, b.widths[s], stride)
+                        : new Bottleneck(channels, b.widths[s], stride);
+                blocks.add(block);
+                channels = block.outChannels();
             }
             stages.add(register_module("layer" + (s + 1), new ResidualStage(blocks)));
         }

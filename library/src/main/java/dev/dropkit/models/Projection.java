@@ -1,4 +1,4 @@
-package dev.dropkit.depth;
+package dev.dropkit.models;
 
 import org.bytedeco.pytorch.BatchNorm2dImpl;
 import org.bytedeco.pytorch.Conv2dImpl;

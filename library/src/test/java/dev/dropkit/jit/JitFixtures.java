@@ -77,7 +77,7 @@ public final class JitFixtures {
     public static synchronized Path zoo(String name) throws IOException {
         assumeTorchvision();
         if (zoo == null) {
-            zoo = runInto(script().resolveSibling("make_zoo.py"), "dropkit-jit-zoo");
+            zoo = runInto(script("make_zoo.py"), "dropkit-jit-zoo");
         }
         return zoo.resolve(name);
     }
@@ -98,10 +98,31 @@ public final class JitFixtures {
 
     /** The fixture script on the test class path. */
     public static Path script() {
+        return script("make_models.py");
+    }
+
+    /**
+     * A script from the test class path's {@code jit/} folder as a file python can run. The cli and
+     * examples modules see these resources inside the library's test-jar under {@code mvn verify}
+     * (a directory only under {@code -am test}), so a jar entry is copied out to a temporary file.
+     */
+    private static synchronized Path script(String name) {
+        java.net.URL url = JitFixtures.class.getResource("/jit/" + name);
+        if (url == null) {
+            throw new IllegalStateException("jit/" + name + " is not on the test class path");
+        }
         try {
-            return Path.of(JitFixtures.class.getResource("/jit/make_models.py").toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
+            if (url.getProtocol().equals("file")) {
+                return Path.of(url.toURI());
+            }
+            Path copy = Files.createTempFile("dropkit-" + name.replace(".py", "-"), ".py");
+            copy.toFile().deleteOnExit();
+            try (var in = url.openStream()) {
+                Files.copy(in, copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+            return copy;
+        } catch (URISyntaxException | IOException e) {
+            throw new IllegalStateException("cannot read jit/" + name + " from " + url, e);
         }
     }
 

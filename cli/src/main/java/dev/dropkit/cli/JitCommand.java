@@ -1,6 +1,7 @@
 package dev.dropkit.cli;
 
 import dev.dropkit.core.Devices;
+import dev.dropkit.core.Json;
 import dev.dropkit.jit.JitInspector;
 import dev.dropkit.jit.JitModels;
 import java.io.IOException;
@@ -221,12 +222,10 @@ public final class JitCommand {
                 System.err.println("dropkit jit rewrite: cannot rewrite " + model + ": " + e.getMessage());
                 return 1;
             }
-            StringBuilder sb = new StringBuilder("{\n  \"input\": ").append(json(model.toString()))
-                    .append(",\n  \"output\": ").append(json(output.toString())).append(",\n  \"rewrites\": [");
-            for (int i = 0; i < reports.size(); i++) {
-                sb.append(i == 0 ? "\n    " : ",\n    ").append(reports.get(i).toJson().replace("\n", "\n    "));
-            }
-            System.out.println(sb.append("\n  ]\n}"));
+            Json json = new Json().beginObject().key("input").value(model.toString()).key("output").value(output.toString())
+                    .key("rewrites").beginArray();
+            reports.forEach(r -> r.writeJson(json));
+            System.out.println(json.endArray().endObject().text());
             return 0;
         }
 
@@ -283,10 +282,6 @@ public final class JitCommand {
             } catch (PatternSyntaxException e) {
                 throw new IllegalArgumentException(key + " is not a valid regular expression: '" + value + "'");
             }
-        }
-
-        private static String json(String s) {
-            return "\"" + s.replace("\\", "\\\\").replace("\"", "\\\"") + "\"";
         }
     }
 }

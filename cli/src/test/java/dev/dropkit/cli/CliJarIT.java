@@ -3,7 +3,9 @@ package dev.dropkit.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.dropkit.jit.JitFixtures;
+import dev.dropkit.testing.ParsedJson;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -22,7 +24,8 @@ class CliJarIT {
     @TempDir
     Path elsewhere;
 
-    record Result(int exit, String out) {}
+    /** {@code out} is stdout and stderr together, as a user sees them; {@code stdout} alone is what a pipe gets. */
+    record Result(int exit, String out, String stdout) {}
 
     private Result run(String... args) throws IOException, InterruptedException {
         Path jar = Path.of(System.getProperty("dropkit.cli.jar")).toAbsolutePath();
@@ -31,11 +34,12 @@ class CliJarIT {
         List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-jar", jar.toString()));
         command.addAll(List.of(args));
-        Process p = new ProcessBuilder(command).directory(elsewhere.toFile()).redirectErrorStream(true).start();
+        Path stderr = Files.createTempFile(elsewhere, "stderr", ".txt");
+        Process p = new ProcessBuilder(command).directory(elsewhere.toFile()).redirectError(stderr.toFile()).start();
         p.getOutputStream().close();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        String stdout = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(5, TimeUnit.MINUTES), "the CLI finished");
-        return new Result(p.exitValue(), out);
+        return new Result(p.exitValue(), stdout + Files.readString(stderr, StandardCharsets.UTF_8), stdout);
     }
 
     @Test
@@ -55,7 +59,9 @@ class CliJarIT {
         assertTrue(r.out().contains("dropout nodes: 6"), r.out());
         Result json = run("jit", "inspect", "--json", "mlp_scripted.pt");
         assertEquals(0, json.exit(), json.out());
-        assertTrue(json.out().contains("\"dropoutTotal\": 6"), json.out());
+        JsonNode report = ParsedJson.parse(json.stdout()); // stdout alone is the JSON, for a pipe into jq
+        assertEquals(6, report.get("dropoutTotal").intValue(), json.out());
+        assertEquals(6, report.get("dropoutNodes").size(), json.out());
     }
 
     @Test

@@ -1,6 +1,10 @@
 package dev.dropkit.cli;
 
+import static dev.dropkit.testing.ParsedJson.fieldNames;
+import static dev.dropkit.testing.ParsedJson.parse;
 import static dev.dropkit.testing.StdoutCapture.capture;
+
+import com.fasterxml.jackson.databind.JsonNode;
 
 import dev.dropkit.jit.JitFixtures;
 import dev.dropkit.jit.JitInspector;
@@ -12,6 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -40,8 +45,12 @@ class JitCommandTest {
     void inspectJsonHasTheCounts() {
         String out = capture(() -> assertEquals(0,
                 DropkitCli.run("jit", "inspect", dir.resolve("mlp_scripted.pt").toString(), "--json")));
-        assertTrue(out.contains("\"dropoutCounts\": {\"aten::dropout\": 3, \"aten::dropout_\": 3}"), out);
-        assertTrue(out.trim().startsWith("{") && out.trim().endsWith("}"), out);
+        JsonNode json = parse(out); // the whole of stdout is one JSON document
+        assertTrue(json.isObject(), out);
+        assertEquals(List.of("aten::dropout", "aten::dropout_"), fieldNames(json.get("dropoutCounts")), out);
+        assertEquals(3, json.get("dropoutCounts").get("aten::dropout").intValue(), out);
+        assertEquals(3, json.get("dropoutCounts").get("aten::dropout_").intValue(), out);
+        assertEquals(6, json.get("dropoutTotal").intValue(), out);
     }
 
     @Test
@@ -57,23 +66,52 @@ class JitCommandTest {
         String json = capture(() -> assertEquals(0, DropkitCli.run("jit", "rewrite", dir.resolve("resnet_scripted.pt").toString(),
                 "-o", out.toString(), "--stochastic-depth", "rate=0.2,distribution=linear,method=sample,scaling=inverted")));
         assertTrue(Files.isRegularFile(out), json);
-        assertTrue(json.contains("\"rewrite\": \"stochastic-depth\"") && json.contains("\"count\": 3"), json);
-        assertTrue(json.contains("\"module\": \"layer2.0\""), json);
-        assertTrue(json.trim().startsWith("{") && json.trim().endsWith("}"), json);
+        JsonNode parsed = parse(json);
+        assertTrue(parsed.isObject(), json);
+        assertEquals(List.of("input", "output", "rewrites"), fieldNames(parsed), json);
+        assertEquals(out.toString(), parsed.get("output").textValue(), json);
+        assertEquals(1, parsed.get("rewrites").size(), json);
+        JsonNode depth = parsed.get("rewrites").get(0);
+        assertEquals("stochastic-depth", depth.get("rewrite").textValue(), json);
+        assertEquals(3, depth.get("count").intValue(), json);
+        assertEquals(3, depth.get("changes").size(), json);
+        assertTrue(depth.get("changes").valueStream().anyMatch(c -> c.get("module").textValue().equals("layer2.0")), json);
         assertEquals(3, JitInspector.namedModules(JitModels.load(out, dev.dropkit.core.Devices.cpu())).values().stream()
                 .filter(m -> m.hasattr("dropkit_depth_rate")).count());
 
         Path gyro = tmp.resolve("gyro.pt");
         String g = capture(() -> assertEquals(0, DropkitCli.run("jit", "rewrite", dir.resolve("mlp_scripted.pt").toString(),
                 "-o", gyro.toString(), "--gyro-dropout", "sigma=8,tau=4,iters-per-epoch=10")));
-        assertTrue(g.contains("\"rewrite\": \"gyro-dropout\"") && g.contains("\"count\": 3"), g);
+        JsonNode gyroReport = parse(g).get("rewrites").get(0);
+        assertEquals("gyro-dropout", gyroReport.get("rewrite").textValue(), g);
+        assertEquals(3, gyroReport.get("count").intValue(), g);
         String d = capture(() -> assertEquals(0, DropkitCli.run("jit", "rewrite", dir.resolve("mlp_traced.pt").toString(),
                 "-o", tmp.resolve("classic.pt").toString(), "--dropout", "mode=classic,modules=drop.*")));
-        assertTrue(d.contains("\"count\": 2"), d);
+        JsonNode dropoutReport = parse(d).get("rewrites").get(0);
+        assertEquals("dropout", dropoutReport.get("rewrite").textValue(), d);
+        assertEquals(2, dropoutReport.get("count").intValue(), d);
         String inspected = capture(() -> assertEquals(0, DropkitCli.run("jit", "inspect", gyro.toString())));
         assertTrue(inspected.contains("dropout nodes: 0"), inspected);
         assertTrue(inspected.contains("dropkit rewrites already applied") && inspected.contains("drop1.dropkit_gyro_0"),
                 inspected);
+    }
+
+    /** File names may hold anything but '/' and NUL; the report must still be valid JSON naming them exactly. */
+    @Test
+    void rewriteReportEscapesPathsThatNeedIt(@TempDir Path tmp) throws IOException {
+        Path odd = Files.createDirectories(tmp.resolve("a \"quoted\" back\\slash\tdir"));
+        Path model = Files.copy(dir.resolve("mlp_scripted.pt"), odd.resolve("in\nput\u0001.pt"));
+        Path out = odd.resolve("out\\\"1\".pt");
+        String json = capture(() -> assertEquals(0, DropkitCli.run("jit", "rewrite", model.toString(), "-o", out.toString(),
+                "--dropout", "p=0.25,modules=drop\\d")));
+        assertTrue(Files.isRegularFile(out), json);
+        JsonNode parsed = parse(json);
+        assertEquals(model.toString(), parsed.get("input").textValue(), json);
+        assertEquals(out.toString(), parsed.get("output").textValue(), json);
+        JsonNode report = parsed.get("rewrites").get(0);
+        assertEquals("dropout", report.get("rewrite").textValue(), json);
+        assertTrue(report.get("settings").textValue().contains("drop\\d"), json);
+        assertEquals(2, report.get("count").intValue(), json);
     }
 
     @Test

@@ -4,6 +4,8 @@ import static dev.dropkit.testing.StdoutCapture.capture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.dropkit.testing.ParsedJson;
 import org.junit.jupiter.api.Test;
 
 class ExamplesCliTest {
@@ -42,6 +44,19 @@ class ExamplesCliTest {
             assertTrue(java.nio.file.Files.size(out.resolve(f)) > 0, f);
         }
         assertEquals(2, java.nio.file.Files.readAllLines(out.resolve("metrics-dropout.csv")).size());
+        for (String run : new String[] {"dropout", "no-dropout"}) {
+            String text = java.nio.file.Files.readString(out.resolve("metrics-" + run + ".json"));
+            JsonNode json = ParsedJson.parse(text);
+            assertEquals(run, json.get("name").textValue(), text);
+            assertEquals(1, json.get("epochs").size(), text);
+            JsonNode epoch = json.get("epochs").get(0);
+            assertEquals(1, epoch.get("epoch").intValue(), text);
+            for (String metric : new String[] {"train_acc", "test_acc"}) {
+                double v = epoch.get(metric).doubleValue();
+                assertTrue(epoch.get(metric).isNumber() && v >= 0 && v <= 1, metric + " in " + text);
+            }
+            assertTrue(epoch.get("train_loss").isNumber() && epoch.get("test_loss").isNumber(), text);
+        }
     }
 
     @Test

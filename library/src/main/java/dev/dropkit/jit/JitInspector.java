@@ -1,6 +1,7 @@
 package dev.dropkit.jit;
 
 import dev.dropkit.core.Checks;
+import dev.dropkit.core.Json;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -87,40 +88,33 @@ public final class JitInspector {
             return dropoutNodes.size();
         }
 
-        /** The report as a JSON object (stable key order, no dependencies). */
+        /** The report as a JSON object, keys in a stable order; one module or node per line. */
         public String toJson() {
-            StringBuilder sb = new StringBuilder("{\n  \"modules\": [");
-            appendModules(sb, modules, "type");
-            sb.append(",\n  \"dropoutNodes\": [");
-            for (int i = 0; i < dropoutNodes.size(); i++) {
-                DropoutNode d = dropoutNodes.get(i);
-                sb.append(i == 0 ? "\n" : ",\n").append("    {\"kind\": ").append(quote(d.kind()))
-                        .append(", \"module\": ").append(quote(d.modulePath()))
-                        .append(", \"method\": ").append(quote(d.method()))
-                        .append(", \"via\": ").append(quote(d.via())).append('}');
+            Json json = new Json().beginObject().key("modules");
+            writeModules(json, modules, "type");
+            json.key("dropoutNodes").beginArray();
+            for (DropoutNode d : dropoutNodes) {
+                json.beginInlineObject().key("kind").value(d.kind()).key("module").value(d.modulePath())
+                        .key("method").value(d.method()).key("via").value(d.via()).endObject();
             }
-            sb.append(dropoutNodes.isEmpty() ? "]" : "\n  ]").append(",\n  \"dropoutCounts\": {");
-            int i = 0;
-            for (Map.Entry<String, Integer> e : dropoutCounts.entrySet()) {
-                sb.append(i++ == 0 ? "" : ", ").append(quote(e.getKey())).append(": ").append(e.getValue());
-            }
-            sb.append("},\n  \"dropoutTotal\": ").append(dropoutTotal()).append(",\n  \"residualBlocks\": [");
-            appendModules(sb, residualBlocks, "type");
-            sb.append(",\n  \"dropkitMethods\": [");
-            appendModules(sb, dropkitMethods, "method");
-            sb.append(",\n  \"otherResidualCandidates\": [");
-            appendModules(sb, otherResidual, "type");
-            return sb.append("\n}").toString();
+            json.endArray().key("dropoutCounts").beginInlineObject();
+            dropoutCounts.forEach((kind, count) -> json.key(kind).value(count));
+            json.endObject().key("dropoutTotal").value(dropoutTotal()).key("residualBlocks");
+            writeModules(json, residualBlocks, "type");
+            json.key("dropkitMethods");
+            writeModules(json, dropkitMethods, "method");
+            json.key("otherResidualCandidates");
+            writeModules(json, otherResidual, "type");
+            return json.endObject().text();
         }
 
-        /** A JSON array's items, {@code {"path": ..., "<second>": ...}} each, and its closing bracket. */
-        private static void appendModules(StringBuilder sb, List<ModuleInfo> list, String second) {
-            for (int i = 0; i < list.size(); i++) {
-                ModuleInfo m = list.get(i);
-                sb.append(i == 0 ? "\n" : ",\n").append("    {\"path\": ").append(quote(m.path()))
-                        .append(", \"").append(second).append("\": ").append(quote(m.type())).append('}');
+        /** An array of {@code {"path": ..., "<second>": ...}}; {@code second} is "method" for dropkit's methods. */
+        private static void writeModules(Json json, List<ModuleInfo> list, String second) {
+            json.beginArray();
+            for (ModuleInfo m : list) {
+                json.beginInlineObject().key("path").value(m.path()).key(second).value(m.type()).endObject();
             }
-            sb.append(list.isEmpty() ? "]" : "\n  ]");
+            json.endArray();
         }
     }
 
@@ -254,24 +248,5 @@ public final class JitInspector {
         collect(torch.toGraphFunction(fn).graph().block(), path, method, via.isEmpty() ? inner : via + " -> " + inner,
                 onStack, out);
         onStack.remove(name);
-    }
-
-    static String quote(String s) {
-        StringBuilder sb = new StringBuilder("\"");
-        for (char c : s.toCharArray()) {
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                default -> {
-                    if (c < 0x20) {
-                        sb.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-                }
-            }
-        }
-        return sb.append('"').toString();
     }
 }

@@ -1,6 +1,7 @@
 package dev.dropkit.jit;
 
 import dev.dropkit.core.Checks;
+import dev.dropkit.core.Json;
 import java.util.List;
 
 /**
@@ -45,37 +46,27 @@ public record JitRewriteReport(String rewrite, String settings, List<Change> cha
 
     /** The report as a JSON object. */
     public String toJson() {
-        return toJson("");
+        Json json = new Json();
+        writeJson(json);
+        return json.text();
     }
 
-    String toJson(String indent) {
-        String in = indent + "  ";
-        StringBuilder sb = new StringBuilder("{\n");
-        sb.append(in).append("\"rewrite\": ").append(JitInspector.quote(rewrite)).append(",\n");
-        sb.append(in).append("\"settings\": ").append(JitInspector.quote(settings)).append(",\n");
-        sb.append(in).append("\"count\": ").append(count()).append(",\n");
-        sb.append(in).append("\"changes\": [");
-        for (int i = 0; i < changes.size(); i++) {
-            Change c = changes.get(i);
-            sb.append(i == 0 ? "\n" : ",\n").append(in).append("  {\"module\": ").append(JitInspector.quote(c.module()))
-                    .append(", \"type\": ").append(JitInspector.quote(c.type()))
-                    .append(", \"method\": ").append(JitInspector.quote(c.method()))
-                    .append(", \"site\": ").append(JitInspector.quote(c.site()))
-                    .append(", \"detail\": ").append(JitInspector.quote(c.detail())).append('}');
+    /** Writes the report as one JSON object into {@code json}, so it can sit inside a larger document. */
+    public void writeJson(Json json) {
+        json.beginObject().key("rewrite").value(rewrite).key("settings").value(settings).key("count").value(count())
+                .key("changes").beginArray();
+        for (Change c : changes) {
+            json.beginInlineObject().key("module").value(c.module()).key("type").value(c.type())
+                    .key("method").value(c.method()).key("site").value(c.site()).key("detail").value(c.detail())
+                    .endObject();
         }
-        sb.append(changes.isEmpty() ? "],\n" : "\n" + in + "],\n");
-        sb.append(in).append("\"skipped\": [");
-        for (int i = 0; i < skipped.size(); i++) {
-            Skip s = skipped.get(i);
-            sb.append(i == 0 ? "\n" : ",\n").append(in).append("  {\"module\": ").append(JitInspector.quote(s.module()))
-                    .append(", \"type\": ").append(JitInspector.quote(s.type()))
-                    .append(", \"reason\": ").append(JitInspector.quote(s.reason())).append('}');
+        json.endArray().key("skipped").beginArray();
+        for (Skip s : skipped) {
+            json.beginInlineObject().key("module").value(s.module()).key("type").value(s.type())
+                    .key("reason").value(s.reason()).endObject();
         }
-        sb.append(skipped.isEmpty() ? "],\n" : "\n" + in + "],\n");
-        sb.append(in).append("\"notes\": [");
-        for (int i = 0; i < notes.size(); i++) {
-            sb.append(i == 0 ? "" : ", ").append(JitInspector.quote(notes.get(i)));
-        }
-        return sb.append("]\n").append(indent).append('}').toString();
+        json.endArray().key("notes").beginInlineArray();
+        notes.forEach(json::value);
+        json.endArray().endObject();
     }
 }

@@ -1,5 +1,6 @@
 package dev.dropkit.train;
 
+import dev.dropkit.core.Json;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,18 +49,23 @@ public final class TrainingHistory {
         return sb.toString();
     }
 
-    /** JSON: {@code {"name": ..., "epochs": [{"epoch": 1, "train_loss": ...}, ...]}}. */
+    /**
+     * JSON: {@code {"name": ..., "epochs": [{"epoch": 1, "train_loss": ...}, ...]}}, one epoch per
+     * line. A metric that was not measured (test loss without a test set) is null.
+     */
     public String toJson() {
-        StringBuilder sb = new StringBuilder("{\n  \"name\": \"").append(escape(name)).append("\",\n  \"epochs\": [");
-        for (int i = 0; i < epochs.size(); i++) {
-            EpochMetrics m = epochs.get(i);
-            sb.append(i == 0 ? "\n" : ",\n").append(String.format(Locale.ROOT,
-                    "    {\"epoch\": %d, \"train_loss\": %s, \"train_acc\": %s, \"test_loss\": %s, \"test_acc\": %s,"
-                            + " \"seconds\": %.3f}",
-                    m.epoch(), jsonNum(m.trainLoss()), jsonNum(m.trainAccuracy()), jsonNum(m.testLoss()),
-                    jsonNum(m.testAccuracy()), m.seconds()));
+        Json json = new Json().beginObject().key("name").value(name).key("epochs").beginArray();
+        for (EpochMetrics m : epochs) {
+            json.beginInlineObject()
+                    .key("epoch").value(m.epoch())
+                    .key("train_loss").value(m.trainLoss(), 6)
+                    .key("train_acc").value(m.trainAccuracy(), 6)
+                    .key("test_loss").value(m.testLoss(), 6)
+                    .key("test_acc").value(m.testAccuracy(), 6)
+                    .key("seconds").value(m.seconds(), 3)
+                    .endObject();
         }
-        return sb.append(epochs.isEmpty() ? "]\n}\n" : "\n  ]\n}\n").toString();
+        return json.endArray().endObject().text() + "\n";
     }
 
     /** Writes {@code <prefix>.csv} and {@code <prefix>.json} into {@code dir}. */
@@ -71,13 +77,5 @@ public final class TrainingHistory {
 
     private static String num(double v) {
         return Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%.6f", v);
-    }
-
-    private static String jsonNum(double v) {
-        return Double.isFinite(v) ? String.format(Locale.ROOT, "%.6f", v) : "null";
-    }
-
-    private static String escape(String s) {
-        return s.replace("\\", "\\\\").replace("\"", "\\\"");
     }
 }

@@ -1,9 +1,12 @@
 package dev.dropkit.jit;
 
+import static dev.dropkit.testing.ParsedJson.fieldNames;
+import static dev.dropkit.testing.ParsedJson.parse;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.dropkit.core.Devices;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -41,9 +44,17 @@ class JitInspectorTest {
         assertTrue(r.dropoutNodes().contains(new JitInspector.DropoutNode("aten::dropout", "", "forward", "torch.nn.functional.dropout")));
         assertTrue(r.dropoutNodes().contains(new JitInspector.DropoutNode("aten::dropout", "drop2", "forward", "torch.nn.functional.dropout")));
         assertEquals(List.of(), r.residualBlocks());
-        String json = r.toJson();
-        assertTrue(json.contains("\"dropoutCounts\": {\"aten::dropout\": 3, \"aten::dropout_\": 3}"), json);
-        assertTrue(json.contains("{\"path\": \"drop1\", \"type\": \"torch.nn.modules.dropout.Dropout\"}"), json);
+        String text = r.toJson();
+        JsonNode json = parse(text);
+        assertEquals(List.of("aten::dropout", "aten::dropout_"), fieldNames(json.get("dropoutCounts")), text);
+        assertEquals(3, json.get("dropoutCounts").get("aten::dropout").intValue(), text);
+        assertEquals(3, json.get("dropoutCounts").get("aten::dropout_").intValue(), text);
+        assertEquals(6, json.get("dropoutTotal").intValue(), text);
+        assertEquals(6, json.get("dropoutNodes").size(), text);
+        assertEquals(6, json.get("modules").size(), text);
+        assertTrue(json.get("modules").valueStream().anyMatch(n -> fieldNames(n).equals(List.of("path", "type"))
+                && n.get("path").textValue().equals("drop1")
+                && n.get("type").textValue().equals("torch.nn.modules.dropout.Dropout")), text);
     }
 
     @Test
@@ -115,7 +126,11 @@ class JitInspectorTest {
         assertEquals(java.util.List.of("blocks.0", "blocks.1", "blocks.2"),
                 r.otherResidual().stream().map(JitInspector.ModuleInfo::path).toList());
         assertEquals("torchvision.models.convnext.CNBlock", r.otherResidual().get(0).type());
-        assertTrue(r.toJson().contains("\"otherResidualCandidates\": ["), r.toJson());
+        JsonNode candidates = parse(r.toJson()).get("otherResidualCandidates");
+        assertTrue(candidates.isArray(), r.toJson());
+        assertEquals(List.of("blocks.0", "blocks.1", "blocks.2"),
+                candidates.valueStream().map(n -> n.get("path").textValue()).toList(), r.toJson());
+        assertEquals("torchvision.models.convnext.CNBlock", candidates.get(0).get("type").textValue(), r.toJson());
         JitModule mlp = JitModels.load(dir.resolve("mlp_scripted.pt"), Devices.cpu());
         assertTrue(JitInspector.inspect(mlp).otherResidual().isEmpty(), "no addition, no candidate");
     }

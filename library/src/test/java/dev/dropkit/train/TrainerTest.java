@@ -1,9 +1,12 @@
 package dev.dropkit.train;
 
+import static dev.dropkit.testing.ParsedJson.fieldNames;
+import static dev.dropkit.testing.ParsedJson.parse;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.data.TensorBatches;
@@ -220,9 +223,49 @@ class TrainerTest {
         assertEquals("epoch,train_loss,train_acc,test_loss,test_acc,seconds", csv.get(0));
         assertEquals(3, csv.size());
         assertTrue(csv.get(2).startsWith("2,"));
-        String json = Files.readString(dir.resolve("metrics-tiny.json"));
-        assertTrue(json.contains("\"name\": \"tiny\"") && json.contains("\"epoch\": 2"), json);
+        String text = Files.readString(dir.resolve("metrics-tiny.json"));
+        JsonNode json = parse(text);
+        assertEquals(List.of("name", "epochs"), fieldNames(json), text);
+        assertEquals("tiny", json.get("name").textValue(), text);
+        assertEquals(2, json.get("epochs").size(), text);
         assertEquals(2, h.epochs().size());
+        for (int i = 0; i < 2; i++) {
+            JsonNode row = json.get("epochs").get(i);
+            EpochMetrics m = h.epochs().get(i);
+            assertEquals(List.of("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds"), fieldNames(row));
+            assertEquals(i + 1, row.get("epoch").intValue(), text);
+            assertEquals(m.trainLoss(), row.get("train_loss").doubleValue(), 1e-6, text);
+            assertEquals(m.trainAccuracy(), row.get("train_acc").doubleValue(), 1e-6, text);
+            assertEquals(m.testLoss(), row.get("test_loss").doubleValue(), 1e-6, text);
+            assertEquals(m.testAccuracy(), row.get("test_acc").doubleValue(), 1e-6, text);
+            assertEquals(m.seconds(), row.get("seconds").doubleValue(), 1e-3, text);
+        }
+    }
+
+    /** Without a test set the test metrics were never measured: null, not NaN (which is not JSON) or 0. */
+    @Test
+    void metricsWithoutATestSetAreValidJsonWithNulls(@TempDir Path dir) throws IOException {
+        Net net = new Net();
+        Trainer.builder(TrainableModel.of(net, net::forward)).epochs(1).name("no-eval").device(Devices.cpu())
+                .outputDir(dir).build().fit(train(), null);
+        String text = Files.readString(dir.resolve("metrics-no-eval.json"));
+        JsonNode row = parse(text).get("epochs").get(0);
+        assertTrue(row.get("test_loss").isNull() && row.get("test_acc").isNull(), text);
+        assertTrue(row.get("train_loss").isNumber() && row.get("train_acc").isNumber(), text);
+    }
+
+    /** Trainer names are plain, but a history's name is any string (a plot label): it is escaped. */
+    @Test
+    void historyJsonEscapesAnyName() {
+        String name = "run \"1\"\\C:\\tmp\n\t\u0001\u001f\u2028 é";
+        TrainingHistory h = new TrainingHistory(name);
+        h.add(new EpochMetrics(1, 0.5, 0.25, Double.NaN, Double.POSITIVE_INFINITY, 1.5));
+        JsonNode json = parse(h.toJson());
+        assertEquals(name, json.get("name").textValue(), h.toJson());
+        JsonNode row = json.get("epochs").get(0);
+        assertEquals(0.5, row.get("train_loss").doubleValue());
+        assertTrue(row.get("test_loss").isNull() && row.get("test_acc").isNull(), h.toJson());
+        assertEquals(0, parse(new TrainingHistory("empty").toJson()).get("epochs").size());
     }
 
     @Test

@@ -3,10 +3,13 @@ package dev.dropkit.jit;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.net.URL;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -77,7 +80,7 @@ public final class JitFixtures {
     public static synchronized Path zoo(String name) throws IOException {
         assumeTorchvision();
         if (zoo == null) {
-            zoo = runInto(script().resolveSibling("make_zoo.py"), "dropkit-jit-zoo");
+            zoo = runInto(fixtureScript("make_zoo.py"), "dropkit-jit-zoo");
         }
         return zoo.resolve(name);
     }
@@ -97,12 +100,33 @@ public final class JitFixtures {
     }
 
     /** The fixture script on the test class path. */
-    public static Path script() {
-        try {
-            return Path.of(JitFixtures.class.getResource("/jit/make_models.py").toURI());
-        } catch (URISyntaxException e) {
-            throw new IllegalStateException(e);
+    public static Path script() throws IOException {
+        return fixtureScript("make_models.py");
+    }
+
+    /**
+     * A script of {@code /jit} on the test class path, as a file python can run. Another module's tests
+     * in a reactor {@code verify} see this module's test jar, not its classes directory, so a script
+     * inside the jar is copied out to a temporary file.
+     */
+    private static Path fixtureScript(String name) throws IOException {
+        URL url = JitFixtures.class.getResource("/jit/" + name);
+        if (url == null) {
+            throw new IOException("/jit/" + name + " is not on the test class path");
         }
+        if ("file".equals(url.getProtocol())) {
+            try {
+                return Path.of(url.toURI());
+            } catch (URISyntaxException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+        Path copy = Files.createTempFile(name.replace(".py", "-"), ".py");
+        copy.toFile().deleteOnExit();
+        try (InputStream in = url.openStream()) {
+            Files.copy(in, copy, StandardCopyOption.REPLACE_EXISTING);
+        }
+        return copy;
     }
 
     /** Runs Debian's python with {@code args}, feeding {@code stdin} when not null. */

@@ -29,14 +29,7 @@ public final class Seeds {
      * generator states.
      */
     public static void reseedLibtorch(long seed, long stream) {
-        torch.manual_seed(mix(seed, stream));
-    }
-
-    static long mix(long seed, long stream) {
-        long z = seed * 0x9E3779B97F4A7C15L + stream + 0x632BE59BD9B4E019L;
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        return (z ^ (z >>> 31)) & Long.MAX_VALUE; // manual_seed takes any 64-bit value; keep it positive for logs
+        torch.manual_seed(SplitMix64.streamSeed(seed, stream)); // positive, though any 64 bits would do: for logs
     }
 
     /** The seed last passed to {@link #seed(long)} (0 if never called). */
@@ -54,6 +47,6 @@ public final class Seeds {
      * needs its own reproducible stream regardless of what else draws from {@link #javaRandom()}.
      */
     public static synchronized Random derived(String stream) {
-        return new Random(mix(current, stream.hashCode()));
+        return new Random(SplitMix64.streamSeed(current, stream.hashCode()));
     }
 }

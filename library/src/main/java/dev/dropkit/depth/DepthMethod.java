@@ -1,20 +1,20 @@
 package dev.dropkit.depth;
 
-import java.util.Locale;
+import dev.dropkit.core.NamedEnum;
 
 /** How {@link StochasticDepth} drops a residual branch during training (Composer's {@code stochastic_method}). */
-public enum DepthMethod {
+public enum DepthMethod implements NamedEnum {
     /**
      * Each sample keeps its branch with probability {@code 1 - rate}: a per-sample Bernoulli vector,
      * broadcast over the other dimensions, multiplied into the branch output. The branch is computed for
      * the whole batch, so this costs a little more than no stochastic depth. Composer's {@code "sample"}.
      */
-    SAMPLE("sample"),
+    SAMPLE,
     /**
      * The whole batch keeps or drops the branch together, with probability {@code 1 - rate}; a dropped
      * branch is not computed at all. Huang et al.'s original form, and Composer's {@code "block"}.
      */
-    BLOCK("block"),
+    BLOCK,
     /**
      * {@link #SAMPLE} that computes the branch only for the kept samples (gathers their rows, runs the
      * branch, adds the result into the shortcut's rows), so it is faster than no stochastic depth. The
@@ -24,34 +24,15 @@ public enum DepthMethod {
      * almost every step, so oneDNN compiles a convolution kernel per size: raise
      * {@code ONEDNN_PRIMITIVE_CACHE_CAPACITY} (e.g. to 16384) so they stay cached.
      */
-    SAMPLE_FAST("sample_fast");
-
-    private final String id;
-
-    DepthMethod(String id) {
-        this.id = id;
-    }
-
-    /** The name used in options and {@code toString}: {@code sample}, {@code block} or {@code sample_fast}. */
-    public String id() {
-        return id;
-    }
+    SAMPLE_FAST;
 
     /**
-     * Parses {@code sample}, {@code block} or {@code sample_fast} (case and {@code -}/{@code _} ignored).
+     * Parses {@code sample}, {@code block} or {@code sample_fast} (see {@link NamedEnum#parse}: case and
+     * {@code -}/{@code _} ignored).
      *
      * @throws IllegalArgumentException naming the bad value
      */
     public static DepthMethod parse(String value) {
-        if (value != null) {
-            String v = value.trim().toLowerCase(Locale.ROOT).replace('-', '_');
-            for (DepthMethod m : values()) {
-                if (m.id.equals(v)) {
-                    return m;
-                }
-            }
-        }
-        throw new IllegalArgumentException(
-                "stochastic_method must be 'sample', 'block' or 'sample_fast', got '" + value + "'");
+        return NamedEnum.parse(DepthMethod.class, "stochastic_method", value);
     }
 }

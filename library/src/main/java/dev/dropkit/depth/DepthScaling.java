@@ -1,34 +1,36 @@
 package dev.dropkit.depth;
 
-import java.util.Locale;
+import dev.dropkit.core.NamedEnum;
+import java.util.List;
 
 /**
  * Where the keep-probability correction of a stochastically dropped branch goes. Both keep the
  * branch's expected contribution the same in training and evaluation; they differ in which phase pays.
  */
-public enum DepthScaling {
+public enum DepthScaling implements NamedEnum {
     /**
      * Training leaves kept branches unscaled; evaluation computes {@code shortcut + (1 - rate) * branch}.
      * Composer's and Huang et al.'s semantics, and the default.
      */
-    COMPOSER("composer", "train unscaled, eval shortcut + (1-rate)*branch"),
+    COMPOSER("train unscaled, eval shortcut + (1-rate)*branch"),
     /**
      * Training scales kept branches by {@code 1 / (1 - rate)}; evaluation is the plain block,
      * {@code shortcut + branch}. timm's and torchvision's {@code StochasticDepth}/{@code DropPath}.
      */
-    INVERTED("inverted", "train kept branch*1/(1-rate), eval shortcut + branch");
+    INVERTED("train kept branch*1/(1-rate), eval shortcut + branch", "timm", "torchvision");
 
-    private final String id;
     private final String summary;
+    private final List<String> aliases;
 
-    DepthScaling(String id, String summary) {
-        this.id = id;
+    DepthScaling(String summary, String... aliases) {
         this.summary = summary;
+        this.aliases = List.of(aliases);
     }
 
-    /** {@code composer} or {@code inverted}. */
-    public String id() {
-        return id;
+    /** The libraries whose name {@link #parse} also accepts for this placement. */
+    @Override
+    public List<String> aliases() {
+        return aliases;
     }
 
     /** One line saying what training and evaluation compute, as shown in {@code toString}. */
@@ -43,21 +45,11 @@ public enum DepthScaling {
 
     /**
      * Parses {@code composer} or {@code inverted} ({@code timm} and {@code torchvision} are accepted for the
-     * latter), ignoring case.
+     * latter; see {@link NamedEnum#parse}).
      *
      * @throws IllegalArgumentException naming the bad value
      */
     public static DepthScaling parse(String value) {
-        if (value != null) {
-            switch (value.trim().toLowerCase(Locale.ROOT)) {
-                case "composer":
-                    return COMPOSER;
-                case "inverted", "timm", "torchvision":
-                    return INVERTED;
-                default:
-                    break;
-            }
-        }
-        throw new IllegalArgumentException("scaling must be 'composer' or 'inverted', got '" + value + "'");
+        return NamedEnum.parse(DepthScaling.class, "scaling", value);
     }
 }

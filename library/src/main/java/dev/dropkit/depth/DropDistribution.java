@@ -1,30 +1,19 @@
 package dev.dropkit.depth;
 
 import dev.dropkit.core.Checks;
-import java.util.Locale;
+import dev.dropkit.core.NamedEnum;
 
 /** How the drop rate is spread over a model's residual blocks (Composer's {@code drop_distribution}). */
-public enum DropDistribution {
+public enum DropDistribution implements NamedEnum {
     /** Every block uses {@code drop_rate}. */
-    UNIFORM("uniform"),
+    UNIFORM,
     /**
      * Block {@code i} (0-based) of {@code L} uses {@code ((i + 1) / L) * drop_rate}: early blocks, which
      * extract low-level features every later block needs, are dropped least, and the last block uses
      * exactly {@code drop_rate} (the quotient is computed first, as Composer does, so it is exactly 1
      * there). Huang et al.'s "linear decay" rule with {@code p_L = drop_rate}.
      */
-    LINEAR("linear");
-
-    private final String id;
-
-    DropDistribution(String id) {
-        this.id = id;
-    }
-
-    /** {@code uniform} or {@code linear}. */
-    public String id() {
-        return id;
-    }
+    LINEAR;
 
     /**
      * The rate of block {@code index} (0-based, in the model's block order) of {@code count} blocks.
@@ -42,19 +31,11 @@ public enum DropDistribution {
     }
 
     /**
-     * Parses {@code uniform} or {@code linear}, ignoring case.
+     * Parses {@code uniform} or {@code linear} (see {@link NamedEnum#parse}).
      *
      * @throws IllegalArgumentException naming the bad value
      */
     public static DropDistribution parse(String value) {
-        if (value != null) {
-            String v = value.trim().toLowerCase(Locale.ROOT);
-            for (DropDistribution d : values()) {
-                if (d.id.equals(v)) {
-                    return d;
-                }
-            }
-        }
-        throw new IllegalArgumentException("drop_distribution must be 'uniform' or 'linear', got '" + value + "'");
+        return NamedEnum.parse(DropDistribution.class, "drop_distribution", value);
     }
 }

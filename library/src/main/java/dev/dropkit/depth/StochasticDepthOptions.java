@@ -4,8 +4,8 @@ import dev.dropkit.core.Checks;
 import java.util.Locale;
 
 /**
- * Stochastic depth's hyperparameters, in Composer's vocabulary. Every setter validates its value and
- * throws an {@link IllegalArgumentException} naming it.
+ * Stochastic depth's hyperparameters, in Composer's vocabulary. Every builder setter, and the constructor,
+ * validates its value and throws an {@link IllegalArgumentException} naming it.
  *
  * <pre>{@code
  * StochasticDepthOptions options = StochasticDepthOptions.builder()
@@ -16,57 +16,31 @@ import java.util.Locale;
  * <p>Defaults are Composer's: every residual block, {@code block}, {@code drop_rate = 0.2},
  * {@code linear}, {@code drop_warmup = 0}, Composer scaling. Composer's method card suggests
  * {@code sample} with {@code drop_rate = 0.1} and {@code linear} for ResNet-50 on ImageNet.
+ *
+ * @param target the blocks to wrap
+ * @param method {@code stochastic_method}
+ * @param dropRate {@code drop_rate}: the rate of every block (uniform) or of the last one (linear)
+ * @param distribution {@code drop_distribution}
+ * @param warmup {@code drop_warmup}: fraction of training over which rates ramp linearly from 0 to their
+ *     targets
+ * @param scaling where the {@code 1 - rate} correction goes
  */
-public final class StochasticDepthOptions {
-    private final BlockTarget target;
-    private final DepthMethod method;
-    private final double dropRate;
-    private final DropDistribution distribution;
-    private final double warmup;
-    private final DepthScaling scaling;
+public record StochasticDepthOptions(BlockTarget target, DepthMethod method, double dropRate,
+        DropDistribution distribution, double warmup, DepthScaling scaling) {
 
-    private StochasticDepthOptions(Builder b) {
-        this.target = b.target;
-        this.method = b.method;
-        this.dropRate = b.dropRate;
-        this.distribution = b.distribution;
-        this.warmup = b.warmup;
-        this.scaling = b.scaling;
+    /** @throws IllegalArgumentException naming a null component or a rate outside [0, 1] */
+    public StochasticDepthOptions {
+        Checks.notNull("target", target);
+        Checks.notNull("stochastic_method", method);
+        Checks.probability("drop_rate", dropRate);
+        Checks.notNull("drop_distribution", distribution);
+        Checks.probability("drop_warmup", warmup);
+        Checks.notNull("scaling", scaling);
     }
 
     /** A builder with the defaults. */
     public static Builder builder() {
         return new Builder();
-    }
-
-    /** The blocks to wrap. */
-    public BlockTarget target() {
-        return target;
-    }
-
-    /** {@code stochastic_method}. */
-    public DepthMethod method() {
-        return method;
-    }
-
-    /** {@code drop_rate}: the rate of every block (uniform) or of the last one (linear). */
-    public double dropRate() {
-        return dropRate;
-    }
-
-    /** {@code drop_distribution}. */
-    public DropDistribution distribution() {
-        return distribution;
-    }
-
-    /** {@code drop_warmup}: fraction of training over which rates ramp linearly from 0 to their targets. */
-    public double warmup() {
-        return warmup;
-    }
-
-    /** Where the {@code 1 - rate} correction goes. */
-    public DepthScaling scaling() {
-        return scaling;
     }
 
     /** The rate of block {@code index} of {@code count} (see {@link DropDistribution#rate}). */
@@ -152,7 +126,7 @@ public final class StochasticDepthOptions {
 
         /** The options. */
         public StochasticDepthOptions build() {
-            return new StochasticDepthOptions(this);
+            return new StochasticDepthOptions(target, method, dropRate, distribution, warmup, scaling);
         }
     }
 }

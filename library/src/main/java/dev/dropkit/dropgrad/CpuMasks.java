@@ -1,5 +1,6 @@
 package dev.dropkit.dropgrad;
 
+import dev.dropkit.core.SplitMix64;
 import dev.dropkit.core.Tensors;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -49,7 +50,6 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
 final class CpuMasks {
     private CpuMasks() {}
 
-    private static final long GOLDEN64 = 0x9E3779B97F4A7C15L;
     static final int GOLDEN32 = 0x9E3779B9;
     /** Elements per block: a multiple of 32 that divides 2^31. */
     static final int BLOCK = 4096;
@@ -111,12 +111,9 @@ final class CpuMasks {
         return keyMemory.get(ValueLayout.JAVA_LONG, 0);
     }
 
-    /** The key of tensor {@code index} in a round keyed {@code roundKey} (SplittableRandom's mix64). */
+    /** The key of tensor {@code index} in a round keyed {@code roundKey}: a SplitMix64 stream started at the round key. */
     static long subKey(long roundKey, long index) {
-        long z = roundKey + (index + 1) * GOLDEN64;
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        return z ^ (z >>> 31);
+        return SplitMix64.nth(roundKey, index);
     }
 
     /**

@@ -1,9 +1,10 @@
 package dev.dropkit.dropgrad;
 
+import dev.dropkit.core.NamedEnum;
 import java.util.Locale;
 
 /** What DropGrad drops: single gradient elements, or a parameter's whole update for the step. */
-public enum DropGradMode {
+public enum DropGradMode implements NamedEnum {
     /**
      * Each element of a gradient is zeroed with probability {@code rate}; survivors are scaled by
      * {@code 1/(1-rate)}. The original DropGrad.
@@ -18,24 +19,18 @@ public enum DropGradMode {
      */
     FULL_UPDATE;
 
-    /** Lower-case name with a dash ({@code elements}, {@code full-update}), as {@link #parse(String)} accepts. */
+    /** Lower-case name with a dash: {@code elements}, {@code full-update}. */
+    @Override
     public String id() {
         return name().toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
     /**
-     * Parses {@code elements} or {@code full-update}, ignoring case.
+     * Parses {@code elements} or {@code full-update} (see {@link NamedEnum#parse}).
      *
      * @throws IllegalArgumentException naming the bad value
      */
     public static DropGradMode parse(String value) {
-        if (value != null) {
-            for (DropGradMode m : values()) {
-                if (m.id().equalsIgnoreCase(value.trim())) {
-                    return m;
-                }
-            }
-        }
-        throw new IllegalArgumentException("DropGrad mode must be 'elements' or 'full-update', got '" + value + "'");
+        return NamedEnum.parse(DropGradMode.class, "DropGrad mode", value);
     }
 }

@@ -1,9 +1,9 @@
 package dev.dropkit.dropout;
 
-import java.util.Locale;
+import dev.dropkit.core.NamedEnum;
 
 /** Where dropout puts the {@code 1/(1-p)} correction that keeps activations' expectation unchanged. */
-public enum DropoutMode {
+public enum DropoutMode implements NamedEnum {
     /**
      * Scale kept units by {@code 1/(1-p)} during training; evaluation is the identity. What PyTorch's
      * {@code nn.Dropout} does, and the default: inference costs nothing.
@@ -15,24 +15,12 @@ public enum DropoutMode {
      */
     CLASSIC;
 
-    /** Lower-case name, as shown in {@code toString} and accepted by {@link #parse(String)}. */
-    public String id() {
-        return name().toLowerCase(Locale.ROOT);
-    }
-
     /**
-     * Parses {@code inverted} or {@code classic}, ignoring case.
+     * Parses {@code inverted} or {@code classic} (see {@link NamedEnum#parse}).
      *
      * @throws IllegalArgumentException naming the bad value
      */
     public static DropoutMode parse(String value) {
-        if (value != null) {
-            for (DropoutMode m : values()) {
-                if (m.id().equalsIgnoreCase(value.trim())) {
-                    return m;
-                }
-            }
-        }
-        throw new IllegalArgumentException("dropout mode must be 'inverted' or 'classic', got '" + value + "'");
+        return NamedEnum.parse(DropoutMode.class, "dropout mode", value);
     }
 }

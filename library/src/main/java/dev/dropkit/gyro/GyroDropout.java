@@ -425,9 +425,7 @@ public class GyroDropout extends Dropout {
 
     @Override
     public String toString() {
-        return "GyroDropout(p=" + options.p() + ", sigma=" + options.sigma() + ", tau=" + options.tau()
-                + ", itersPerEpoch=" + GyroDropoutOptions.count(itersPerEpoch) + ", maxEpoch="
-                + GyroDropoutOptions.count(maxEpoch) + (hasTrainingLength() ? ", iterNum=" + iterNum() : "")
-                + ", selection=" + options.selection().id() + (options.featuresLast() ? ", features=last" : "") + ")";
+        return "GyroDropout(" + options.settings(Double.toString(options.p()), itersPerEpoch, maxEpoch,
+                hasTrainingLength() ? iterNum() : 0) + ")";
     }
 }

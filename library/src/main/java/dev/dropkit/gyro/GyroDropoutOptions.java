@@ -17,8 +17,22 @@ import dev.dropkit.core.Checks;
  * {@code iterNum = floor(itersPerEpoch * maxEpoch / sigma) * tau} steps so that each sub-network gets
  * about the same number of steps; 0 means "not known yet" (a {@link GyroDropoutCallback} fills them in
  * from the training loop).
+ *
+ * <p>The builder checks each value as it is set; the constructor checks them all again, so options made
+ * without the builder are just as valid.
+ *
+ * @param p probability that a sub-network's mask drops a unit (feature or channel), in [0, 1)
+ * @param sigma number of pre-selected sub-networks (masks)
+ * @param tau number of sub-networks active in one step (the batch is split into this many groups)
+ * @param itersPerEpoch steps per epoch, or 0 when it is to be taken from the training loop
+ * @param maxEpoch epochs of the run, or 0 when it is to be taken from the training loop
+ * @param selection how the active sub-networks are drawn
+ * @param featuresLast whether masks cover the input's last dimension ({@code [N, L, D]} sequences: the D
+ *     hidden units of every position, as for BERT) instead of dimension 1 ({@code [N, C, *]}: features or
+ *     channels)
  */
-public final class GyroDropoutOptions {
+public record GyroDropoutOptions(double p, int sigma, int tau, int itersPerEpoch, int maxEpoch,
+        GyroSelection selection, boolean featuresLast) {
     /** Composer's default drop probability. */
     public static final double DEFAULT_P = 0.5;
     /** Composer's default number of pre-selected sub-networks. */
@@ -26,22 +40,21 @@ public final class GyroDropoutOptions {
     /** Composer's default number of sub-networks active at once. */
     public static final int DEFAULT_TAU = 16;
 
-    private final double p;
-    private final int sigma;
-    private final int tau;
-    private final int itersPerEpoch;
-    private final int maxEpoch;
-    private final GyroSelection selection;
-    private final boolean featuresLast;
-
-    private GyroDropoutOptions(Builder b) {
-        this.p = b.p;
-        this.sigma = b.sigma;
-        this.tau = b.tau;
-        this.itersPerEpoch = b.itersPerEpoch;
-        this.maxEpoch = b.maxEpoch;
-        this.selection = b.selection;
-        this.featuresLast = b.featuresLast;
+    /**
+     * @throws IllegalArgumentException for a value out of range, {@code tau > sigma}, or a known run with
+     *     fewer steps than {@code sigma} (see {@link GyroSchedule#iterNum})
+     */
+    public GyroDropoutOptions {
+        Checks.probabilityBelowOne("p", p);
+        Checks.positive("sigma", sigma);
+        Checks.positive("tau", tau);
+        Checks.nonNegative("itersPerEpoch", itersPerEpoch);
+        Checks.nonNegative("maxEpoch", maxEpoch);
+        Checks.notNull("selection", selection);
+        GyroSchedule.checkSigmaTau(sigma, tau);
+        if (itersPerEpoch > 0 && maxEpoch > 0) {
+            GyroSchedule.iterNum(itersPerEpoch, maxEpoch, sigma, tau);
+        }
     }
 
     /** A builder holding the defaults: p 0.5, sigma 256, tau 16, training length unset, permutation. */
@@ -67,52 +80,29 @@ public final class GyroDropoutOptions {
         return b;
     }
 
-    /** Probability that a sub-network's mask drops a unit (feature or channel), in [0, 1). */
-    public double p() {
-        return p;
-    }
-
-    /** Number of pre-selected sub-networks (masks). */
-    public int sigma() {
-        return sigma;
-    }
-
-    /** Number of sub-networks active in one step (the batch is split into this many groups). */
-    public int tau() {
-        return tau;
-    }
-
-    /** Steps per epoch, or 0 when it is to be taken from the training loop. */
-    public int itersPerEpoch() {
-        return itersPerEpoch;
-    }
-
-    /** Epochs of the run, or 0 when it is to be taken from the training loop. */
-    public int maxEpoch() {
-        return maxEpoch;
-    }
-
-    /** How the active sub-networks are drawn. */
-    public GyroSelection selection() {
-        return selection;
+    /** {@code p=0.5, sigma=256, tau=16, itersPerEpoch=unset, maxEpoch=unset, selection=permutation}. */
+    @Override
+    public String toString() {
+        return settings(Double.toString(p), itersPerEpoch, maxEpoch, 0);
     }
 
     /**
-     * Whether masks cover the input's last dimension ({@code [N, L, D]} sequences: the D hidden units of
-     * every position, as for BERT) instead of dimension 1 ({@code [N, C, *]}: features or channels).
+     * These settings in the one form that the options, a {@link GyroDropout} and a TorchScript rewrite
+     * all print, with the values only the caller knows.
+     *
+     * @param p the drop probability as it should read (a rewrite that keeps each call's own says so)
+     * @param itersPerEpoch steps per epoch, 0 for unset (a GyroDropout may learn the run's length after
+     *     its options were built)
+     * @param maxEpoch epochs of the run, 0 for unset
+     * @param iterNum steps between re-draws of the active sub-networks, shown when positive
      */
-    public boolean featuresLast() {
-        return featuresLast;
+    public String settings(String p, int itersPerEpoch, int maxEpoch, long iterNum) {
+        return "p=" + p + ", sigma=" + sigma + ", tau=" + tau + ", itersPerEpoch=" + countOrUnset(itersPerEpoch)
+                + ", maxEpoch=" + countOrUnset(maxEpoch) + (iterNum > 0 ? ", iterNum=" + iterNum : "")
+                + ", selection=" + selection.id() + (featuresLast ? ", features=last" : "");
     }
 
-    @Override
-    public String toString() {
-        return "p=" + p + ", sigma=" + sigma + ", tau=" + tau + ", itersPerEpoch=" + count(itersPerEpoch)
-                + ", maxEpoch=" + count(maxEpoch) + ", selection=" + selection.id()
-                + (featuresLast ? ", features=last" : "");
-    }
-
-    static String count(int value) {
+    private static String countOrUnset(int value) {
         return value == 0 ? "unset" : Integer.toString(value);
     }
 
@@ -181,11 +171,7 @@ public final class GyroDropoutOptions {
          *     steps than {@code sigma} (see {@link GyroSchedule#iterNum})
          */
         public GyroDropoutOptions build() {
-            GyroSchedule.checkSigmaTau(sigma, tau);
-            if (itersPerEpoch > 0 && maxEpoch > 0) {
-                GyroSchedule.iterNum(itersPerEpoch, maxEpoch, sigma, tau);
-            }
-            return new GyroDropoutOptions(this);
+            return new GyroDropoutOptions(p, sigma, tau, itersPerEpoch, maxEpoch, selection, featuresLast);
         }
     }
 }

@@ -2,6 +2,7 @@ package dev.dropkit.gyro;
 
 import dev.dropkit.core.Checks;
 import dev.dropkit.core.NativeMemory;
+import dev.dropkit.core.SplitMix64;
 import dev.dropkit.ffm.TensorSegments;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
@@ -167,12 +168,12 @@ public final class GyroSchedule {
         });
     }
 
-    /** SplitMix64 of (seed, stream): independent-looking seeds for each cycle or draw. */
-    static long mix(long seed, long stream) {
-        long z = seed * 0x9E3779B97F4A7C15L + stream * 0xD1B54A32D192ED03L + 0x632BE59BD9B4E019L;
-        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-        return (z ^ (z >>> 31)) & Long.MAX_VALUE;
+    /**
+     * The seed of cycle or draw {@code stream}. The stream is spread by an odd constant before mixing, as
+     * schedules always have been, so a saved schedule replays the same sub-networks.
+     */
+    private static long mix(long seed, long stream) {
+        return SplitMix64.streamSeed(seed, stream * 0xD1B54A32D192ED03L);
     }
 
     @Override

@@ -1,9 +1,9 @@
 package dev.dropkit.gyro;
 
-import java.util.Locale;
+import dev.dropkit.core.NamedEnum;
 
 /** How Gyro Dropout picks the {@code tau} sub-networks that are active between two re-draws. */
-public enum GyroSelection {
+public enum GyroSelection implements NamedEnum {
     /**
      * Walk through a shuffled permutation of all {@code sigma} sub-networks, {@code tau} at a time, then
      * through a new permutation: every sub-network is used once before any is used twice, which is what
@@ -17,24 +17,12 @@ public enum GyroSelection {
      */
     IID;
 
-    /** Lower-case name, as shown in {@code toString} and accepted by {@link #parse(String)}. */
-    public String id() {
-        return name().toLowerCase(Locale.ROOT);
-    }
-
     /**
-     * Parses {@code permutation} or {@code iid}, ignoring case.
+     * Parses {@code permutation} or {@code iid} (see {@link NamedEnum#parse}).
      *
      * @throws IllegalArgumentException naming the bad value
      */
     public static GyroSelection parse(String value) {
-        if (value != null) {
-            for (GyroSelection s : values()) {
-                if (s.id().equalsIgnoreCase(value.trim())) {
-                    return s;
-                }
-            }
-        }
-        throw new IllegalArgumentException("gyro selection must be 'permutation' or 'iid', got '" + value + "'");
+        return NamedEnum.parse(GyroSelection.class, "gyro selection", value);
     }
 }

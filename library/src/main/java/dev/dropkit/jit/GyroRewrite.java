@@ -131,12 +131,8 @@ final class GyroRewrite implements DropoutSites.Rewrite {
     @Override
     public String detail(String fn, DropoutSites.Site site) {
         double p = site.constantP();
-        return "self." + fn + "(...): Gyro Dropout p=" + (keepEachP ? (Double.isNaN(p) ? "the call's" : fmt(p)) : fmt(options.p()))
-                + ", sigma=" + options.sigma() + ", tau=" + options.tau() + ", iterNum=" + iterNum
-                + ", selection=" + options.selection().id() + (options.featuresLast() ? ", features=last" : "");
-    }
-
-    static String fmt(double v) {
-        return Double.toString(v);
+        String shownP = keepEachP && Double.isNaN(p) ? "the call's" : Double.toString(keepEachP ? p : options.p());
+        return "self." + fn + "(...): Gyro Dropout "
+                + options.settings(shownP, options.itersPerEpoch(), options.maxEpoch(), iterNum);
     }
 }

@@ -56,10 +56,8 @@ public final class JitRewrites {
                     + " (got itersPerEpoch=" + options.itersPerEpoch() + ", maxEpoch=" + options.maxEpoch() + ")");
         }
         GyroRewrite rewrite = new GyroRewrite(options, keepEachP);
-        String settings = "p=" + (keepEachP ? "each call's" : Double.toString(options.p())) + ", sigma="
-                + options.sigma() + ", tau=" + options.tau() + ", iters-per-epoch=" + options.itersPerEpoch()
-                + ", max-epoch=" + options.maxEpoch() + ", iterNum=" + rewrite.iterNum() + ", selection="
-                + options.selection().id() + (options.featuresLast() ? ", features=last" : "")
+        String settings = options.settings(keepEachP ? "each call's" : Double.toString(options.p()),
+                options.itersPerEpoch(), options.maxEpoch(), rewrite.iterNum())
                 + (modules == null ? "" : ", modules=" + modules.pattern());
         return DropoutSites.apply(model, modules, rewrite, "gyro-dropout", settings, List.of(
                 "masks are drawn on the first training call, from the global generator (torch.manual_seed)",

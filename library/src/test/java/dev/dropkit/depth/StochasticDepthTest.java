@@ -452,6 +452,17 @@ class StochasticDepthTest {
     }
 
     @Test
+    void optionsMadeWithoutTheBuilderAreCheckedAlike() {
+        BlockTarget all = BlockTarget.residualBlocks();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new StochasticDepthOptions(
+                all, DepthMethod.BLOCK, 1.5, DropDistribution.LINEAR, 0, DepthScaling.COMPOSER));
+        assertEquals("drop_rate must be in [0, 1], got 1.5", e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new StochasticDepthOptions(
+                all, null, 0.2, DropDistribution.LINEAR, 0, DepthScaling.COMPOSER));
+        assertEquals("stochastic_method must not be null", e.getMessage());
+    }
+
+    @Test
     void optionsDefaultToComposersAndPrintThemselves() {
         StochasticDepthOptions o = StochasticDepthOptions.builder().build();
         assertEquals(DepthMethod.BLOCK, o.method());

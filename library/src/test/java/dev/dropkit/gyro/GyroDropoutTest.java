@@ -482,6 +482,17 @@ class GyroDropoutTest {
     }
 
     @Test
+    void optionsMadeWithoutTheBuilderAreCheckedAlike() {
+        GyroSelection perm = GyroSelection.PERMUTATION;
+        assertRejected(() -> new GyroDropoutOptions(0.5, 4, 8, 0, 0, perm, false), "sigma=4, tau=8");
+        assertRejected(() -> new GyroDropoutOptions(1.0, 256, 16, 0, 0, perm, false), "p must be in [0, 1), got 1.0");
+        assertRejected(() -> new GyroDropoutOptions(0.5, 256, 16, -1, 0, perm, false), "itersPerEpoch must not be negative");
+        assertRejected(() -> new GyroDropoutOptions(0.5, 256, 16, 10, 2, perm, false), "fewer than sigma = 256");
+        assertRejected(() -> new GyroDropoutOptions(0.5, 256, 16, 0, 0, null, false), "selection");
+        assertEquals(GyroDropoutOptions.defaults(), new GyroDropoutOptions(0.5, 256, 16, 0, 0, perm, false));
+    }
+
+    @Test
     void badOptionsAreRejectedWithTheirValues() {
         GyroDropoutOptions.Builder b = GyroDropoutOptions.builder();
         assertRejected(() -> b.p(1.0), "p must be in [0, 1), got 1.0");

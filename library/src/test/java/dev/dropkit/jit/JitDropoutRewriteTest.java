@@ -239,6 +239,8 @@ class JitDropoutRewriteTest {
         JitModule m = load("mlp_scripted.pt");
         JitRewriteReport r = JitRewrites.gyroDropout(m, gyro(), true, Pattern.compile("drop2"));
         assertEquals(1, r.count(), r.toJson());
+        assertEquals("p=each call's, sigma=8, tau=4, itersPerEpoch=2, maxEpoch=4, iterNum=4, selection=permutation,"
+                + " modules=drop2", r.settings(), "the options' own form, as GyroDropout prints it");
         assertEquals("drop2", r.changes().get(0).module());
         assertTrue(r.changes().get(0).detail().contains("p=0.2"), r.toJson());
         JitModule drop2 = JitInspector.namedModules(m).get("drop2");

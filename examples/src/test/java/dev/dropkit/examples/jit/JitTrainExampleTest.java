@@ -12,11 +12,13 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code dropkit jit demo}: the examples module adds it to the CLI, so its tests live here, not in the cli module. */
+/** {@code jit demo}, which the examples module adds to the CLI (the CLI module alone does not have it). */
 class JitTrainExampleTest {
+
     /** The example main end to end on a slice of Fashion-MNIST: export in Python, rewrite, train, reload in Python. */
     @Test
     void demoTrainsTheExportedMlpAndPythonReproducesTheLogits(@TempDir Path tmp) {
+        JitFixtures.assumeTorch();
         String out = capture(() -> assertEquals(0, ExamplesCli.run("jit", "demo", "--train-limit", "640",
                 "--test-limit", "256", "--epochs", "1", "--sigma", "8", "--tau", "4", "--device", "cpu",
                 "--progress", "none", "--out", tmp.toString())));

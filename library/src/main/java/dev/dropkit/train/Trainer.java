@@ -24,6 +24,7 @@ import org.bytedeco.pytorch.Optimizer;
 import org.bytedeco.pytorch.OutputArchive;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 /**
@@ -64,6 +65,7 @@ public final class Trainer {
     private final List<TrainingCallback> callbacks;
     private final Path outputDir;
     private final Path checkpoint;
+    private final boolean oneDnn;
     private TrainingHistory history;
     private long globalStep;
 
@@ -76,6 +78,7 @@ public final class Trainer {
         this.callbacks = List.copyOf(b.callbacks);
         this.outputDir = b.outputDir;
         this.checkpoint = b.checkpoint;
+        this.oneDnn = b.oneDnn != null ? b.oneDnn : oneDnnIsSafeFor(model.parameters());
         this.history = new TrainingHistory(b.name);
         model.to(device);
         this.optimizer = b.optimizer.create(model.parameters());
@@ -110,6 +113,10 @@ public final class Trainer {
      */
     public TrainingHistory fit(BatchSource train, BatchSource eval) {
         Checks.notNull("train", train);
+        return withOneDnnAsConfigured(() -> fitEpochs(train, eval));
+    }
+
+    private TrainingHistory fitEpochs(BatchSource train, BatchSource eval) {
         TrainingContext ctx = new TrainingContext(model, optimizer, device, epochs, train.batchesPerEpoch(),
                 accumulationSteps);
         ctx.globalStep = globalStep;
@@ -150,7 +157,7 @@ public final class Trainer {
         if (seen == 0) {
             throw new IllegalStateException("epoch " + (ctx.epoch + 1) + " had no training batches");
         }
-        Evaluation ev = eval == null ? new Evaluation(Double.NaN, Double.NaN, 0) : evaluate(eval);
+        Evaluation ev = eval == null ? new Evaluation(Double.NaN, Double.NaN, 0) : evaluateBatches(eval);
         return new EpochMetrics(ctx.epoch + 1, lossSum / seen, (double) correct / seen, ev.loss(), ev.accuracy(),
                 seconds);
     }
@@ -185,8 +192,51 @@ public final class Trainer {
         return new double[] {lossValue, correct, batch.size(), stepNow ? 1 : 0};
     }
 
+    /**
+     * Whether libtorch's oneDNN convolutions give finite, repeatable gradients for a model with these
+     * parameters: every convolution weight (3 or more dimensions) has a multiple of 16 output channels (and
+     * so, but for the input image, every convolution's input has too). oneDNN's blocked layouts pad channels to 16 on AVX-512, and in libtorch 2.10 the backward pass of a
+     * 3x3 convolution with 4 or 8 channels returned NaN input gradients in 1 to 3 of 6 identical runs (the
+     * padding is read uninitialized: with uninitialized memory filled with NaN, every run failed); with 16
+     * channels no run did. Without oneDNN, a step of that small ResNet took 1.03x (width 4) and 1.19x (width
+     * 8) as long, but 7x at width 32, where oneDNN is safe.
+     */
+    static boolean oneDnnIsSafeFor(TensorVector parameters) {
+        for (long i = 0; i < parameters.size(); i++) {
+            Tensor p = parameters.get(i);
+            if (p.dim() >= 3 && p.size(0) % 16 != 0) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Runs {@code body} with libtorch's oneDNN (MKLDNN) CPU kernels switched as configured
+     * ({@link Builder#oneDnn(boolean)}), and puts the process-wide switch back afterwards.
+     */
+    private <T> T withOneDnnAsConfigured(java.util.function.Supplier<T> body) {
+        org.bytedeco.pytorch.Context context = torch.globalContext();
+        boolean before = context.userEnabledMkldnn();
+        boolean nnpackBefore = context.userEnabledNNPACK();
+        context.setUserEnabledMkldnn(oneDnn);
+        // without oneDNN, libtorch tries NNPACK for CPU convolutions and, on CPUs it does not support, prints
+        // "Could not initialize NNPACK! Reason: Unsupported hardware." for every convolution
+        context.setUserEnabledNNPACK(oneDnn && nnpackBefore);
+        try {
+            return body.get();
+        } finally {
+            context.setUserEnabledMkldnn(before);
+            context.setUserEnabledNNPACK(nnpackBefore);
+        }
+    }
+
     /** Loss and accuracy of the model in eval mode, without gradients. Leaves the model in eval mode. */
     public Evaluation evaluate(BatchSource eval) {
+        return withOneDnnAsConfigured(() -> evaluateBatches(eval));
+    }
+
+    private Evaluation evaluateBatches(BatchSource eval) {
         model.train(false);
         double lossSum = 0;
         long correct = 0;
@@ -389,6 +439,7 @@ public final class Trainer {
         private final List<TrainingCallback> callbacks = new ArrayList<>();
         private Path outputDir;
         private Path checkpoint;
+        private Boolean oneDnn;
         private String name = "run";
 
         private Builder(TrainableModel model) {
@@ -442,6 +493,18 @@ public final class Trainer {
         /** Writes {@code metrics-<name>.csv} and {@code .json} there after every epoch. */
         public Builder outputDir(Path dir) {
             this.outputDir = dir;
+            return this;
+        }
+
+        /**
+         * Whether libtorch may use its oneDNN (MKLDNN) CPU kernels while this trainer runs. By default it
+         * may unless the model has a convolution whose channel counts are not multiples of 16: there,
+         * libtorch 2.10's oneDNN made fixed-seed runs go NaN at random steps (see
+         * native-notes/onednn-small-channel-convolutions-go-nan.md), and without it every run gives the same
+         * losses. The switch is process-wide: it is set for {@link #fit} and {@link #evaluate} and put back after.
+         */
+        public Builder oneDnn(boolean enabled) {
+            this.oneDnn = enabled;
             return this;
         }
 

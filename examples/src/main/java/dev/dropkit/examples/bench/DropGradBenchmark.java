@@ -4,6 +4,7 @@ import static dev.dropkit.examples.bench.BenchSupport.median;
 import static dev.dropkit.examples.bench.BenchSupport.pairedRatio;
 import static dev.dropkit.examples.bench.BenchSupport.sync;
 
+import dev.dropkit.cli.options.DeviceOption;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.NativeMemory;
 import dev.dropkit.core.Seeds;
@@ -33,6 +34,7 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -77,8 +79,8 @@ public final class DropGradBenchmark implements Callable<Integer> {
             + "vector-api-before-the-jit.md), which a short warm-up would count as DropGrad's cost.")
     double warmupSeconds = 3.0;
 
-    @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
-    String device = "auto";
+    @Mixin
+    DeviceOption device = DeviceOption.withDefault("auto");
 
     @Option(names = "--threads", description = "libtorch intra-op threads; 0 keeps libtorch's default"
             + " (default: ${DEFAULT-VALUE}). One thread gives steadier CPU timings on a shared machine.")
@@ -153,7 +155,7 @@ public final class DropGradBenchmark implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Device dev = Devices.parse(device);
+        Device dev = device.resolve();
         if (threads < 0) {
             throw new IllegalArgumentException("threads must not be negative, got " + threads);
         }

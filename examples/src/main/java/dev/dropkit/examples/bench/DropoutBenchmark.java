@@ -4,6 +4,7 @@ import static dev.dropkit.examples.bench.BenchSupport.forwardBackward;
 import static dev.dropkit.examples.bench.BenchSupport.median;
 import static dev.dropkit.examples.bench.BenchSupport.pairedRatio;
 
+import dev.dropkit.cli.options.DeviceOption;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.TorchInfo;
@@ -17,6 +18,7 @@ import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -38,12 +40,12 @@ public final class DropoutBenchmark implements Callable<Integer> {
     @Option(names = "-p", description = "Drop probability (default: ${DEFAULT-VALUE}).")
     double p = 0.5;
 
-    @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
-    String device = "auto";
+    @Mixin
+    DeviceOption device = DeviceOption.withDefault("auto");
 
     @Override
     public Integer call() {
-        Device dev = Devices.parse(device);
+        Device dev = device.resolve();
         Seeds.seed(0);
         System.out.println(TorchInfo.describe().replace("\n", "; ") + "; device " + Devices.describe(dev));
         System.out.printf(Locale.ROOT, "dropout p=%.2f, forward+backward (y.sum().backward()), median of %d reps after %d warm-up;"

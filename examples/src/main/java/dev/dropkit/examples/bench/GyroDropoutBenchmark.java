@@ -4,6 +4,7 @@ import static dev.dropkit.examples.bench.BenchSupport.forwardBackward;
 import static dev.dropkit.examples.bench.BenchSupport.median;
 import static dev.dropkit.examples.bench.BenchSupport.pairedRatio;
 
+import dev.dropkit.cli.options.DeviceOption;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.Tensors;
@@ -21,6 +22,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -56,8 +58,8 @@ public final class GyroDropoutBenchmark implements Callable<Integer> {
     @Option(names = "--tau", description = "Sub-networks active at once (default: ${DEFAULT-VALUE}).")
     int tau = 16;
 
-    @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
-    String device = "auto";
+    @Mixin
+    DeviceOption device = DeviceOption.withDefault("auto");
 
     /** Runs the benchmark on its own (the CLI wires it as {@code bench gyro}). */
     public static void main(String[] args) {
@@ -66,7 +68,7 @@ public final class GyroDropoutBenchmark implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Device dev = Devices.parse(device);
+        Device dev = device.resolve();
         Seeds.seed(0);
         // A CIFAR-like run (196 steps x 100 epochs): the active set changes every iterNum steps, far
         // apart, so the timed steps measure masking, as almost every training step does.

@@ -3,6 +3,7 @@ package dev.dropkit.examples.bench;
 import static dev.dropkit.examples.bench.BenchSupport.median;
 import static dev.dropkit.examples.bench.BenchSupport.sync;
 
+import dev.dropkit.cli.options.DeviceOption;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.NativeMemory;
 import dev.dropkit.core.Seeds;
@@ -39,6 +40,7 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -59,8 +61,8 @@ public final class JitBenchmark implements Callable<Integer> {
     @Option(names = "--warmup", description = "Untimed repetitions first (default: ${DEFAULT-VALUE}).")
     int warmup = 1;
 
-    @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
-    String device = "auto";
+    @Mixin
+    DeviceOption device = DeviceOption.withDefault("auto");
 
     @Option(names = "--python", description = "Python with torch and torchvision (default: ${DEFAULT-VALUE}).")
     Path python = PythonScripts.PYTHON;
@@ -77,7 +79,7 @@ public final class JitBenchmark implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException, InterruptedException {
-        Device dev = Devices.parse(device);
+        Device dev = device.resolve();
         Path dir = Files.createTempDirectory("dropkit-jit-bench");
         PythonScripts.Result export = PythonScripts.run(python, dir, "export.py", EXPORT, dir.toString());
         if (!export.ok()) {

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
-/** The demos and benchmarks share --device, --out, --data-dir and --progress, each with its own defaults. */
+/** The demos and benchmarks share --device, --out, --data-dir, --progress, --reps and --warmup, each with its own defaults. */
 class ExampleOptionsTest {
 
     /** The help of {@code command}, with line wrapping undone. */
@@ -27,6 +27,11 @@ class ExampleOptionsTest {
         assertTrue(demo.contains("--data-dir=<dataDir> Directory with the four IDX files (default: $DROPKIT_DATA,"), demo);
         String depth = help("stochastic-depth");
         assertTrue(depth.contains("(default: " + Path.of("target", "stochastic-depth") + ")."), depth);
+        String dropout = help("bench", "dropout");
+        assertTrue(dropout.contains("--reps=<reps> Timed repetitions (default: 9).")
+                && dropout.contains("--warmup=<warmup> Untimed repetitions first (default: 3)."), dropout);
+        String jit = help("bench", "jit");
+        assertTrue(jit.contains("(default: 11).") && jit.contains("Untimed repetitions first (default: 1)."), jit);
     }
 
     @Test

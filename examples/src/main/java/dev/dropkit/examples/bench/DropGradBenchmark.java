@@ -67,11 +67,8 @@ public final class DropGradBenchmark implements Callable<Integer> {
     @Option(names = "--steps", description = "Training steps per timing (default: ${DEFAULT-VALUE}).")
     int steps = 5;
 
-    @Option(names = "--reps", description = "Timed repetitions per variant (default: ${DEFAULT-VALUE}).")
-    int reps = 15;
-
-    @Option(names = "--warmup", description = "Untimed repetitions first, at least (default: ${DEFAULT-VALUE}).")
-    int warmup = 3;
+    @Mixin
+    BenchmarkRepetitions reps = BenchmarkRepetitions.withDefaults(15, 3);
 
     @Option(names = "--warmup-seconds", description = "Keep warming up until this much time has passed"
             + " (default: ${DEFAULT-VALUE}). DropGrad's CPU masks are Java code that the JIT compiles after a few"
@@ -181,7 +178,7 @@ public final class DropGradBenchmark implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "one training step (forward, cross-entropy, backward, %s step), batch %d;"
                 + " %s time, %d steps per timing, median of %d reps after >= %d warm-up reps and >= %.1f s; ratio = median of paired"
                 + " per-rep ratios (DropGrad / none)%n", optimizer, batch, cpuTime ? "thread CPU" : "wall", steps,
-                reps, warmup, warmupSeconds);
+                reps.timed(), reps.warmup(), warmupSeconds);
         System.out.println("floor: libtorch multiplies every gradient by 1/(1-rate) in place before the step (no mask):"
                 + " what touching each gradient once costs natively, the least any per-element gradient transform adds");
         System.out.printf(Locale.ROOT, "%-6s %9s %6s %9s %9s %7s %9s %7s %9s %7s%n",
@@ -217,11 +214,11 @@ public final class DropGradBenchmark implements Callable<Integer> {
             }),
         };
         long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
-        for (int r = 0; r < warmup || System.nanoTime() < warmEnd; r++) {
+        for (int r = 0; r < reps.warmup() || System.nanoTime() < warmEnd; r++) {
             round(r, variants, dropGrad, dev, null);
         }
-        double[][] times = new double[variants.length][reps];
-        for (int r = 0; r < reps; r++) {
+        double[][] times = new double[variants.length][reps.timed()];
+        for (int r = 0; r < reps.timed(); r++) {
             round(r, variants, dropGrad, dev, times);
         }
         long count = 0;

@@ -43,11 +43,8 @@ public final class GyroDropoutBenchmark implements Callable<Integer> {
             + " (default: ${DEFAULT-VALUE}).")
     long[] conv = {256, 64, 32, 32};
 
-    @Option(names = "--reps", description = "Timed repetitions per case and method (default: ${DEFAULT-VALUE}).")
-    int reps = 15;
-
-    @Option(names = "--warmup", description = "Untimed repetitions first (default: ${DEFAULT-VALUE}).")
-    int warmup = 3;
+    @Mixin
+    BenchmarkRepetitions reps = BenchmarkRepetitions.withDefaults(15, 3);
 
     @Option(names = "-p", description = "Drop probability (default: ${DEFAULT-VALUE}).")
     double p = 0.5;
@@ -76,7 +73,7 @@ public final class GyroDropoutBenchmark implements Callable<Integer> {
                 .maxEpoch(100).build();
         System.out.println(TorchInfo.describe().replace("\n", "; ") + "; device " + Devices.describe(dev));
         System.out.printf(Locale.ROOT, "%s, forward+backward (y.sum().backward()), median of %d reps after %d"
-                + " warm-up; ratio = median of paired per-rep ratios%n", new GyroDropout(options), reps, warmup);
+                + " warm-up; ratio = median of paired per-rep ratios%n", new GyroDropout(options), reps.timed(), reps.warmup());
         System.out.printf(Locale.ROOT, "%-18s %12s %12s %12s %10s %10s%n",
                 "shape", "libtorch ms", "dropkit ms", "gyro ms", "gyro/lt", "gyro/dk");
         List<long[]> shapes = new ArrayList<>();
@@ -94,7 +91,7 @@ public final class GyroDropoutBenchmark implements Callable<Integer> {
                 gyro.to(dev, false);
                 gyro.train(true);
                 Tensor x = torch.randn(shape, Tensors.options(torch.ScalarType.Float, dev));
-                double[][] t = forwardBackward(x, dev, warmup, reps, in -> torch.dropout(in, p, true), dropout::forward, gyro::forward);
+                double[][] t = forwardBackward(x, dev, reps.warmup(), reps.timed(), in -> torch.dropout(in, p, true), dropout::forward, gyro::forward);
                 System.out.printf(Locale.ROOT, "%-18s %12.3f %12.3f %12.3f %10.3f %10.3f%n",
                         label(shape), median(t[0]), median(t[1]), median(t[2]), pairedRatio(t[2], t[0]),
                         pairedRatio(t[2], t[1]));

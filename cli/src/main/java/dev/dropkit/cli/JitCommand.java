@@ -1,6 +1,6 @@
 package dev.dropkit.cli;
 
-import dev.dropkit.core.Devices;
+import dev.dropkit.cli.options.DeviceOption;
 import dev.dropkit.core.Json;
 import dev.dropkit.jit.JitInspector;
 import dev.dropkit.jit.JitModels;
@@ -24,6 +24,7 @@ import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 import org.bytedeco.pytorch.JitModule;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -46,14 +47,14 @@ public final class JitCommand {
         @Option(names = "--json", description = "Print the report as JSON.")
         boolean json;
 
-        @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
-        String device = "cpu";
+        @Mixin
+        DeviceOption device = DeviceOption.withDefault("cpu");
 
         @Override
         public Integer call() {
             JitModule module;
             try {
-                module = JitModels.load(model, Devices.parse(device));
+                module = JitModels.load(model, device.resolve());
             } catch (IllegalArgumentException e) {
                 System.err.println("dropkit jit inspect: " + e.getMessage());
                 return 2;
@@ -128,8 +129,8 @@ public final class JitCommand {
                 + "[,method=sample|block][,scaling=composer|inverted][,blocks=REGEX][,warmup-steps=N]")
         String depth;
 
-        @Option(names = "--device", description = "cpu, cuda or cuda:N to load onto (default: ${DEFAULT-VALUE}).")
-        String device = "cpu";
+        @Mixin
+        DeviceOption device = DeviceOption.withDefault("cpu");
 
         @Override
         public Integer call() {
@@ -201,7 +202,7 @@ public final class JitCommand {
                     Pattern modules = spec.containsKey("modules") ? regex("modules", spec.get("modules")) : null;
                     plan.add(m -> JitRewrites.dropout(m, p, mode, modules));
                 }
-                module = JitModels.load(model, Devices.parse(device));
+                module = JitModels.load(model, device.resolve());
             } catch (IllegalArgumentException e) {
                 System.err.println("dropkit jit rewrite: " + e.getMessage());
                 return 2;

@@ -1,5 +1,6 @@
 package dev.dropkit.cli;
 
+import dev.dropkit.cli.options.OutputDirOption;
 import dev.dropkit.data.IdxDataset;
 import dev.dropkit.data.IdxWriter;
 import dev.dropkit.data.Split;
@@ -19,6 +20,7 @@ import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Tensor;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -37,8 +39,8 @@ public final class MakeSubset implements Callable<Integer> {
     @Option(names = "--source", description = "Directory with the full dataset (default: ${DEFAULT-VALUE}).")
     Path source = Path.of("/usr/share/datasets/fashion-mnist");
 
-    @Option(names = "--out", description = "Output directory (default: ${DEFAULT-VALUE}).")
-    Path out = Path.of("examples/data/fashion-mnist-subset");
+    @Mixin
+    OutputDirOption output = OutputDirOption.withDefault(Path.of("examples/data/fashion-mnist-subset"));
 
     @Option(names = "--train-per-class", description = "Training images per class (default: ${DEFAULT-VALUE}).")
     int trainPerClass = 600;
@@ -54,6 +56,7 @@ public final class MakeSubset implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        Path out = output.dir();
         if (trainPerClass < 1 || testPerClass < 1) {
             System.err.println("make-subset: --train-per-class and --test-per-class must be at least 1, got "
                     + trainPerClass + " and " + testPerClass);

@@ -1,5 +1,6 @@
 package dev.dropkit.examples;
 
+import dev.dropkit.cli.options.DeviceOption;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.TorchInfo;
 import dev.dropkit.core.Seeds;
@@ -13,6 +14,7 @@ import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -25,8 +27,8 @@ public final class SmokeDemo implements Callable<Integer> {
     @Option(names = "--seed", description = "Seed for libtorch and Java generators (default: ${DEFAULT-VALUE}).")
     long seed = 42;
 
-    @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
-    String device = "auto";
+    @Mixin
+    DeviceOption device = DeviceOption.withDefault("auto");
 
     @Option(names = "-p", description = "Drop probability (default: ${DEFAULT-VALUE}).")
     double p = 0.5;
@@ -34,7 +36,7 @@ public final class SmokeDemo implements Callable<Integer> {
     @Override
     public Integer call() {
         System.out.println(TorchInfo.describe());
-        Device dev = Devices.parse(device);
+        Device dev = device.resolve();
         System.out.println("device:  " + Devices.describe(dev));
         Seeds.seed(seed);
         try (PointerScope scope = new PointerScope()) {

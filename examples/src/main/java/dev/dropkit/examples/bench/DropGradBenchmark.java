@@ -4,6 +4,7 @@ import static dev.dropkit.examples.bench.BenchSupport.median;
 import static dev.dropkit.examples.bench.BenchSupport.pairedRatio;
 import static dev.dropkit.examples.bench.BenchSupport.sync;
 
+import dev.dropkit.cli.options.DeviceOption;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.NativeMemory;
 import dev.dropkit.core.Seeds;
@@ -33,6 +34,7 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -65,11 +67,8 @@ public final class DropGradBenchmark implements Callable<Integer> {
     @Option(names = "--steps", description = "Training steps per timing (default: ${DEFAULT-VALUE}).")
     int steps = 5;
 
-    @Option(names = "--reps", description = "Timed repetitions per variant (default: ${DEFAULT-VALUE}).")
-    int reps = 15;
-
-    @Option(names = "--warmup", description = "Untimed repetitions first, at least (default: ${DEFAULT-VALUE}).")
-    int warmup = 3;
+    @Mixin
+    BenchmarkRepetitions reps = BenchmarkRepetitions.withDefaults(15, 3);
 
     @Option(names = "--warmup-seconds", description = "Keep warming up until this much time has passed"
             + " (default: ${DEFAULT-VALUE}). DropGrad's CPU masks are Java code that the JIT compiles after a few"
@@ -77,8 +76,8 @@ public final class DropGradBenchmark implements Callable<Integer> {
             + "vector-api-before-the-jit.md), which a short warm-up would count as DropGrad's cost.")
     double warmupSeconds = 3.0;
 
-    @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
-    String device = "auto";
+    @Mixin
+    DeviceOption device = DeviceOption.withDefault("auto");
 
     @Option(names = "--threads", description = "libtorch intra-op threads; 0 keeps libtorch's default"
             + " (default: ${DEFAULT-VALUE}). One thread gives steadier CPU timings on a shared machine.")
@@ -153,7 +152,7 @@ public final class DropGradBenchmark implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Device dev = Devices.parse(device);
+        Device dev = device.resolve();
         if (threads < 0) {
             throw new IllegalArgumentException("threads must not be negative, got " + threads);
         }
@@ -179,7 +178,7 @@ public final class DropGradBenchmark implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "one training step (forward, cross-entropy, backward, %s step), batch %d;"
                 + " %s time, %d steps per timing, median of %d reps after >= %d warm-up reps and >= %.1f s; ratio = median of paired"
                 + " per-rep ratios (DropGrad / none)%n", optimizer, batch, cpuTime ? "thread CPU" : "wall", steps,
-                reps, warmup, warmupSeconds);
+                reps.timed(), reps.warmup(), warmupSeconds);
         System.out.println("floor: libtorch multiplies every gradient by 1/(1-rate) in place before the step (no mask):"
                 + " what touching each gradient once costs natively, the least any per-element gradient transform adds");
         System.out.printf(Locale.ROOT, "%-6s %9s %6s %9s %9s %7s %9s %7s %9s %7s%n",
@@ -215,11 +214,11 @@ public final class DropGradBenchmark implements Callable<Integer> {
             }),
         };
         long warmEnd = System.nanoTime() + (long) (warmupSeconds * 1e9);
-        for (int r = 0; r < warmup || System.nanoTime() < warmEnd; r++) {
+        for (int r = 0; r < reps.warmup() || System.nanoTime() < warmEnd; r++) {
             round(r, variants, dropGrad, dev, null);
         }
-        double[][] times = new double[variants.length][reps];
-        for (int r = 0; r < reps; r++) {
+        double[][] times = new double[variants.length][reps.timed()];
+        for (int r = 0; r < reps.timed(); r++) {
             round(r, variants, dropGrad, dev, times);
         }
         long count = 0;

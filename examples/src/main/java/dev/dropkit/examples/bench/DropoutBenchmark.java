@@ -4,6 +4,7 @@ import static dev.dropkit.examples.bench.BenchSupport.forwardBackward;
 import static dev.dropkit.examples.bench.BenchSupport.median;
 import static dev.dropkit.examples.bench.BenchSupport.pairedRatio;
 
+import dev.dropkit.cli.options.DeviceOption;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.TorchInfo;
@@ -17,6 +18,7 @@ import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -29,26 +31,23 @@ public final class DropoutBenchmark implements Callable<Integer> {
     @Option(names = "--sizes", split = ",", description = "Element counts in millions (default: ${DEFAULT-VALUE}).")
     int[] sizesMillions = {1, 4, 16, 64};
 
-    @Option(names = "--reps", description = "Timed repetitions per size and method (default: ${DEFAULT-VALUE}).")
-    int reps = 9;
-
-    @Option(names = "--warmup", description = "Untimed repetitions first (default: ${DEFAULT-VALUE}).")
-    int warmup = 3;
+    @Mixin
+    BenchmarkRepetitions reps = BenchmarkRepetitions.withDefaults(9, 3);
 
     @Option(names = "-p", description = "Drop probability (default: ${DEFAULT-VALUE}).")
     double p = 0.5;
 
-    @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
-    String device = "auto";
+    @Mixin
+    DeviceOption device = DeviceOption.withDefault("auto");
 
     @Override
     public Integer call() {
-        Device dev = Devices.parse(device);
+        Device dev = device.resolve();
         Seeds.seed(0);
         System.out.println(TorchInfo.describe().replace("\n", "; ") + "; device " + Devices.describe(dev));
         System.out.printf(Locale.ROOT, "dropout p=%.2f, forward+backward (y.sum().backward()), median of %d reps after %d warm-up;"
                 + " ratio = median of paired per-rep ratios%n",
-                p, reps, warmup);
+                p, reps.timed(), reps.warmup());
         System.out.printf(Locale.ROOT, "%10s %14s %14s %8s %14s %8s%n",
                 "elements", "libtorch ms", "dropkit ms", "ratio", "classic ms", "ratio");
         Dropout inverted = new Dropout(p);
@@ -59,7 +58,7 @@ public final class DropoutBenchmark implements Callable<Integer> {
             long n = m * 1_000_000L;
             try (PointerScope scope = new PointerScope()) {
                 Tensor x = torch.randn(new long[] {n}, Tensors.options(torch.ScalarType.Float, dev));
-                double[][] t = forwardBackward(x, dev, warmup, reps,
+                double[][] t = forwardBackward(x, dev, reps.warmup(), reps.timed(),
                         in -> torch.dropout(in, p, true), inverted::forward, classic::forward);
                 System.out.printf(Locale.ROOT, "%9dM %14.3f %14.3f %8.3f %14.3f %8.3f%n",
                         m, median(t[0]), median(t[1]), pairedRatio(t[1], t[0]), median(t[2]), pairedRatio(t[2], t[0]));

@@ -4,6 +4,7 @@ import static dev.dropkit.examples.bench.BenchSupport.forwardBackward;
 import static dev.dropkit.examples.bench.BenchSupport.median;
 import static dev.dropkit.examples.bench.BenchSupport.pairedRatio;
 
+import dev.dropkit.cli.options.DeviceOption;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.Tensors;
@@ -21,6 +22,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -41,11 +43,8 @@ public final class GyroDropoutBenchmark implements Callable<Integer> {
             + " (default: ${DEFAULT-VALUE}).")
     long[] conv = {256, 64, 32, 32};
 
-    @Option(names = "--reps", description = "Timed repetitions per case and method (default: ${DEFAULT-VALUE}).")
-    int reps = 15;
-
-    @Option(names = "--warmup", description = "Untimed repetitions first (default: ${DEFAULT-VALUE}).")
-    int warmup = 3;
+    @Mixin
+    BenchmarkRepetitions reps = BenchmarkRepetitions.withDefaults(15, 3);
 
     @Option(names = "-p", description = "Drop probability (default: ${DEFAULT-VALUE}).")
     double p = 0.5;
@@ -56,8 +55,8 @@ public final class GyroDropoutBenchmark implements Callable<Integer> {
     @Option(names = "--tau", description = "Sub-networks active at once (default: ${DEFAULT-VALUE}).")
     int tau = 16;
 
-    @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
-    String device = "auto";
+    @Mixin
+    DeviceOption device = DeviceOption.withDefault("auto");
 
     /** Runs the benchmark on its own (the CLI wires it as {@code bench gyro}). */
     public static void main(String[] args) {
@@ -66,7 +65,7 @@ public final class GyroDropoutBenchmark implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Device dev = Devices.parse(device);
+        Device dev = device.resolve();
         Seeds.seed(0);
         // A CIFAR-like run (196 steps x 100 epochs): the active set changes every iterNum steps, far
         // apart, so the timed steps measure masking, as almost every training step does.
@@ -74,7 +73,7 @@ public final class GyroDropoutBenchmark implements Callable<Integer> {
                 .maxEpoch(100).build();
         System.out.println(TorchInfo.describe().replace("\n", "; ") + "; device " + Devices.describe(dev));
         System.out.printf(Locale.ROOT, "%s, forward+backward (y.sum().backward()), median of %d reps after %d"
-                + " warm-up; ratio = median of paired per-rep ratios%n", new GyroDropout(options), reps, warmup);
+                + " warm-up; ratio = median of paired per-rep ratios%n", new GyroDropout(options), reps.timed(), reps.warmup());
         System.out.printf(Locale.ROOT, "%-18s %12s %12s %12s %10s %10s%n",
                 "shape", "libtorch ms", "dropkit ms", "gyro ms", "gyro/lt", "gyro/dk");
         List<long[]> shapes = new ArrayList<>();
@@ -92,7 +91,7 @@ public final class GyroDropoutBenchmark implements Callable<Integer> {
                 gyro.to(dev, false);
                 gyro.train(true);
                 Tensor x = torch.randn(shape, Tensors.options(torch.ScalarType.Float, dev));
-                double[][] t = forwardBackward(x, dev, warmup, reps, in -> torch.dropout(in, p, true), dropout::forward, gyro::forward);
+                double[][] t = forwardBackward(x, dev, reps.warmup(), reps.timed(), in -> torch.dropout(in, p, true), dropout::forward, gyro::forward);
                 System.out.printf(Locale.ROOT, "%-18s %12.3f %12.3f %12.3f %10.3f %10.3f%n",
                         label(shape), median(t[0]), median(t[1]), median(t[2]), pairedRatio(t[2], t[0]),
                         pairedRatio(t[2], t[1]));

@@ -3,6 +3,7 @@ package dev.dropkit.examples.bench;
 import static dev.dropkit.examples.bench.BenchSupport.median;
 import static dev.dropkit.examples.bench.BenchSupport.sync;
 
+import dev.dropkit.cli.options.DeviceOption;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.NativeMemory;
 import dev.dropkit.core.Seeds;
@@ -39,6 +40,7 @@ import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -50,17 +52,14 @@ import picocli.CommandLine.Option;
 @Command(name = "jit", mixinStandardHelpOptions = true,
         description = "Rewritten TorchScript vs unrewritten TorchScript vs the Java module tree: training-step ratios.")
 public final class JitBenchmark implements Callable<Integer> {
-    @Option(names = "--reps", description = "Timed repetitions (default: ${DEFAULT-VALUE}).")
-    int reps = 11;
+    @Mixin
+    BenchmarkRepetitions reps = BenchmarkRepetitions.withDefaults(11, 1);
 
     @Option(names = "--steps", description = "Training steps per measurement (default: ${DEFAULT-VALUE}).")
     int steps = 5;
 
-    @Option(names = "--warmup", description = "Untimed repetitions first (default: ${DEFAULT-VALUE}).")
-    int warmup = 1;
-
-    @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
-    String device = "auto";
+    @Mixin
+    DeviceOption device = DeviceOption.withDefault("auto");
 
     @Option(names = "--python", description = "Python with torch and torchvision (default: ${DEFAULT-VALUE}).")
     Path python = PythonScripts.PYTHON;
@@ -77,7 +76,7 @@ public final class JitBenchmark implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException, InterruptedException {
-        Device dev = Devices.parse(device);
+        Device dev = device.resolve();
         Path dir = Files.createTempDirectory("dropkit-jit-bench");
         PythonScripts.Result export = PythonScripts.run(python, dir, "export.py", EXPORT, dir.toString());
         if (!export.ok()) {
@@ -87,7 +86,8 @@ public final class JitBenchmark implements Callable<Integer> {
         }
         System.out.println(TorchInfo.describe().replace("\n", "; ") + "; device " + Devices.describe(dev));
         System.out.printf(Locale.ROOT, "training step = forward + cross-entropy + backward + SGD step; %d steps per"
-                + " measurement, %d reps after %d warm-up; ratio = median over reps of paired times%n", steps, reps, warmup);
+                + " measurement, %d reps after %d warm-up; ratio = median over reps of paired times%n", steps, reps.timed(),
+                reps.warmup());
 
         GyroDropoutOptions gyro = GyroDropoutOptions.builder().p(0.5).sigma(256).tau(16).itersPerEpoch(938)
                 .maxEpoch(5).build();
@@ -117,8 +117,8 @@ public final class JitBenchmark implements Callable<Integer> {
         Config javaPlain = java("Java ResNet-50 w8", javaPlainNet, javaPlainNet::forward, dev, rx, ry);
 
         List<Config> all = List.of(tsDropout, tsGyro, javaGyro, tsPlain, tsDepth, javaDepth, javaPlain);
-        double[][] times = new double[all.size()][reps];
-        for (int r = -warmup; r < reps; r++) {
+        double[][] times = new double[all.size()][reps.timed()];
+        for (int r = -reps.warmup(); r < reps.timed(); r++) {
             for (int j = 0; j < all.size(); j++) {
                 int k = Math.floorMod(j + r, all.size()); // rotate the order: drift hits every model alike
                 double ms = time(all.get(k), dev);

@@ -3,6 +3,7 @@ package dev.dropkit.examples.bench;
 import static dev.dropkit.examples.bench.BenchSupport.median;
 import static dev.dropkit.examples.bench.BenchSupport.sync;
 
+import dev.dropkit.cli.options.DeviceOption;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.NativeMemory;
 import dev.dropkit.core.Seeds;
@@ -25,6 +26,7 @@ import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -38,11 +40,8 @@ import picocli.CommandLine.Option;
 @Command(name = "stochastic-depth", mixinStandardHelpOptions = true,
         description = "Stochastic depth vs none: training-step time of a small ResNet, as ratios measured in one run.")
 public final class StochasticDepthBenchmark implements Callable<Integer> {
-    @Option(names = "--reps", description = "Timed repetitions per configuration (default: ${DEFAULT-VALUE}).")
-    int reps = 11;
-
-    @Option(names = "--warmup", description = "Untimed repetitions first (default: ${DEFAULT-VALUE}).")
-    int warmup = 1;
+    @Mixin
+    BenchmarkRepetitions reps = BenchmarkRepetitions.withDefaults(11, 1);
 
     @Option(names = "--steps", description = "Training steps per measurement (default: ${DEFAULT-VALUE}).")
     int steps = 2;
@@ -74,15 +73,15 @@ public final class StochasticDepthBenchmark implements Callable<Integer> {
     @Option(names = "--lr", description = "SGD learning rate, momentum 0.9 (default: ${DEFAULT-VALUE}).")
     double lr = 0.01;
 
-    @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
-    String device = "auto";
+    @Mixin
+    DeviceOption device = DeviceOption.withDefault("auto");
 
     /** One network being timed. */
     private record Config(String method, double rate, String distribution, ResNet net, Optimizer optimizer) {}
 
     @Override
     public Integer call() {
-        Device dev = Devices.parse(device);
+        Device dev = device.resolve();
         ResNet.Layout lay = ResNet.Layout.valueOf(layout.trim().toUpperCase(Locale.ROOT));
         List<DropDistribution> dists = distributions.stream().map(DropDistribution::parse).toList();
         List<DepthMethod> chosen = methods.stream().map(DepthMethod::parse).toList();
@@ -92,8 +91,8 @@ public final class StochasticDepthBenchmark implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "%s, width %d, %dx%dx3 inputs, batch %d; training step = forward + backward +"
                 + " SGD step; median of %d reps x %d steps after %d warm-up rep;%n"
                 + "ratio = median over reps of (time / time of the same network without stochastic depth, measured"
-                + " right before or after it)%n", lay.name().toLowerCase(Locale.ROOT), width, size, size, batch, reps,
-                steps, warmup);
+                + " right before or after it)%n", lay.name().toLowerCase(Locale.ROOT), width, size, size, batch,
+                reps.timed(), steps, reps.warmup());
 
         List<Config> configs = new ArrayList<>();
         configs.add(config(0, null, lay, DropDistribution.LINEAR, dev));
@@ -119,10 +118,10 @@ public final class StochasticDepthBenchmark implements Callable<Integer> {
         // Each configuration is timed right next to a baseline measurement (which goes first alternates), and
         // the configurations take turns in a rotating order: drift and other processes hit both sides of a pair.
         int n = configs.size() - 1;
-        double[][] times = new double[configs.size()][reps];
-        double[][] ratios = new double[configs.size()][reps];
-        double[] baseline = new double[n * reps];
-        for (int r = -warmup; r < reps; r++) {
+        double[][] times = new double[configs.size()][reps.timed()];
+        double[][] ratios = new double[configs.size()][reps.timed()];
+        double[] baseline = new double[n * reps.timed()];
+        for (int r = -reps.warmup(); r < reps.timed(); r++) {
             for (int j = 0; j < n; j++) {
                 int k = 1 + Math.floorMod(j + r, n);
                 boolean baseFirst = Math.floorMod(r + j, 2) == 0;

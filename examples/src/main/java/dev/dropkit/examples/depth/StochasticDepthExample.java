@@ -5,7 +5,6 @@ import dev.dropkit.core.Seeds;
 import dev.dropkit.core.TorchInfo;
 import dev.dropkit.data.Batch;
 import dev.dropkit.data.Batches;
-import dev.dropkit.data.DataLocator;
 import dev.dropkit.data.DataSource;
 import dev.dropkit.data.IdxDataset;
 import dev.dropkit.data.Normalization;
@@ -21,6 +20,10 @@ import dev.dropkit.train.EpochMetrics;
 import dev.dropkit.train.Optimizers;
 import dev.dropkit.examples.Plots;
 import dev.dropkit.cli.Progress;
+import dev.dropkit.cli.options.DeviceOption;
+import dev.dropkit.cli.options.OutputDirOption;
+import dev.dropkit.cli.options.ProgressOption;
+import dev.dropkit.examples.DataDirOption;
 import dev.dropkit.train.TrainableModel;
 import dev.dropkit.train.Trainer;
 import dev.dropkit.train.TrainingHistory;
@@ -34,6 +37,7 @@ import java.util.concurrent.Callable;
 import org.bytedeco.pytorch.Device;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -75,21 +79,20 @@ public final class StochasticDepthExample implements Callable<Integer> {
     @Option(names = "--test-limit", description = "Test samples used, 0 for all (default: ${DEFAULT-VALUE}).")
     int testLimit = 0;
 
-    @Option(names = "--data-dir", description = "IDX files of Fashion-MNIST (default: $DROPKIT_DATA, Debian's"
-            + " dataset-fashion-mnist, or the bundled subset).")
-    Path dataDir;
+    @Mixin
+    DataDirOption dataDir = new DataDirOption();
 
     @Option(names = "--seed", description = "Seed of weights, batch order and drops (default: ${DEFAULT-VALUE}).")
     long seed = 42;
 
-    @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
-    String device = "auto";
+    @Mixin
+    DeviceOption device = DeviceOption.withDefault("auto");
 
-    @Option(names = "--out", description = "Where metrics and the PNG go (default: ${DEFAULT-VALUE}).")
-    Path out = Path.of("target", "stochastic-depth");
+    @Mixin
+    OutputDirOption output = OutputDirOption.withDefault(Path.of("target", "stochastic-depth"));
 
-    @Option(names = "--progress", description = "auto, bar, plain or none (default: ${DEFAULT-VALUE}).")
-    Progress.Mode progress = Progress.Mode.AUTO;
+    @Mixin
+    ProgressOption progress = new ProgressOption();
 
     /** One configuration: no stochastic depth ({@code method == null}) or a method and a drop rate. */
     record Run(String label, DepthMethod method, double rate) {
@@ -115,11 +118,11 @@ public final class StochasticDepthExample implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Device dev = Devices.parse(device);
+        Device dev = device.resolve();
+        Path out = output.dir();
         DropDistribution dist = DropDistribution.parse(distribution);
         List<Run> plan = runs.stream().map(Run::parse).toList();
-        Path bundled = Path.of(System.getProperty("dropkit.home", "."), "examples", "data", "fashion-mnist-subset");
-        DataSource data = dataDir == null ? DataLocator.fashionMnist(bundled) : DataLocator.at(dataDir);
+        DataSource data = dataDir.source();
         System.out.println(TorchInfo.describe().replace("\n", "; ") + "; device " + Devices.describe(dev));
         System.out.println("data: " + data.description());
 
@@ -141,7 +144,7 @@ public final class StochasticDepthExample implements Callable<Integer> {
                         .inputChannels(1).classes(10).stem(ResNet.Stem.SMALL).build();
                 Trainer.Builder trainer = Trainer.builder(TrainableModel.of(net, net::forward))
                         .optimizer(Optimizers.sgd(lr, 0.9)).epochs(epochs).seed(seed).device(dev)
-                        .callback(Progress.training(progress, run.label(), System.out)).outputDir(out).name(run.label());
+                        .callback(Progress.training(progress.mode(), run.label(), System.out)).outputDir(out).name(run.label());
                 if (run.method() != null) {
                     StochasticDepthOptions options = StochasticDepthOptions.builder().targetLayerName("ResNetBottleneck")
                             .method(run.method()).dropRate(run.rate()).distribution(dist).warmup(warmup).build();

@@ -4,7 +4,6 @@ import dev.dropkit.core.Devices;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.TorchInfo;
 import dev.dropkit.data.Batches;
-import dev.dropkit.data.DataLocator;
 import dev.dropkit.data.DataSource;
 import dev.dropkit.data.IdxDataset;
 import dev.dropkit.data.Normalization;
@@ -16,6 +15,10 @@ import dev.dropkit.train.EpochMetrics;
 import dev.dropkit.train.Optimizers;
 import dev.dropkit.examples.Plots;
 import dev.dropkit.cli.Progress;
+import dev.dropkit.cli.options.DeviceOption;
+import dev.dropkit.cli.options.OutputDirOption;
+import dev.dropkit.cli.options.ProgressOption;
+import dev.dropkit.examples.DataDirOption;
 import dev.dropkit.train.TrainableModel;
 import dev.dropkit.train.Trainer;
 import dev.dropkit.train.TrainingHistory;
@@ -30,6 +33,7 @@ import java.util.concurrent.Callable;
 import org.bytedeco.pytorch.Device;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -62,21 +66,20 @@ public final class DropGradExample implements Callable<Integer> {
     @Option(names = "--seeds", split = ",", description = "Seeds; each runs all four variants (default: ${DEFAULT-VALUE}).")
     long[] seeds = {42};
 
-    @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
-    String device = "auto";
+    @Mixin
+    DeviceOption device = DeviceOption.withDefault("auto");
 
-    @Option(names = "--out", description = "Output directory (default: ${DEFAULT-VALUE}).")
-    Path out = Path.of("out", "dropgrad");
+    @Mixin
+    OutputDirOption output = OutputDirOption.withDefault(Path.of("out", "dropgrad"));
 
     @Option(names = "--train-limit", description = "Train on the first N samples only; 0 for all (default: ${DEFAULT-VALUE}).")
     int trainLimit = 0;
 
-    @Option(names = "--data-dir", description = "Directory with the four IDX files (default: $DROPKIT_DATA,"
-            + " then /usr/share/datasets/fashion-mnist, then the bundled subset).")
-    Path dataDir;
+    @Mixin
+    DataDirOption dataDir = new DataDirOption();
 
-    @Option(names = "--progress", description = "auto, bar, plain or none (default: ${DEFAULT-VALUE}).")
-    Progress.Mode progress = Progress.Mode.AUTO;
+    @Mixin
+    ProgressOption progress = new ProgressOption();
 
     /** Runs the example from a plain {@code java} command line. */
     public static void main(String[] args) {
@@ -89,10 +92,9 @@ public final class DropGradExample implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         DropGrad.builder().rate(rate); // validates the rate before any data is read
-        Device dev = Devices.parse(device);
-        DataSource data = dataDir != null ? DataLocator.at(dataDir)
-                : DataLocator.fashionMnist(Path.of(System.getProperty("dropkit.home", "."))
-                        .resolve("examples/data/fashion-mnist-subset"));
+        Device dev = device.resolve();
+        Path out = output.dir();
+        DataSource data = dataDir.source();
         System.out.println(TorchInfo.describe());
         System.out.println("device:  " + Devices.describe(dev));
         System.out.println("data:    " + data.description());
@@ -101,7 +103,7 @@ public final class DropGradExample implements Callable<Integer> {
             for (long seed : seeds) {
                 for (String optimizer : List.of("sgd", "adam")) {
                     for (boolean withDropGrad : new boolean[] {false, true}) {
-                        runs.add(run(train, test, dev, optimizer, withDropGrad, seed, progress));
+                        runs.add(run(train, test, dev, optimizer, withDropGrad, seed, progress.mode()));
                     }
                 }
             }
@@ -126,7 +128,7 @@ public final class DropGradExample implements Callable<Integer> {
         double lr = optimizer.equals("sgd") ? lrSgd : lrAdam;
         Trainer.Builder builder = Trainer.builder(TrainableModel.of(mlp, mlp::forward))
                 .optimizer(Optimizers.named(optimizer, lr)).epochs(epochs).seed(seed).device(dev)
-                .callback(Progress.training(progressMode, name, System.out)).outputDir(out).name(name);
+                .callback(Progress.training(progressMode, name, System.out)).outputDir(output.dir()).name(name);
         DropGradCallback callback = null;
         if (withDropGrad) {
             callback = DropGradCallback.hooks(DropGrad.builder().rate(rate).build(mlp));

@@ -9,7 +9,6 @@ import dev.dropkit.data.IdxDataset;
 import dev.dropkit.data.Normalization;
 import dev.dropkit.data.Split;
 import dev.dropkit.dropout.DropoutMode;
-import dev.dropkit.examples.ExampleData;
 import dev.dropkit.examples.models.Mlp;
 import dev.dropkit.gyro.GyroDropout;
 import dev.dropkit.gyro.GyroDropoutCallback;
@@ -19,6 +18,10 @@ import dev.dropkit.train.EpochMetrics;
 import dev.dropkit.train.Optimizers;
 import dev.dropkit.examples.Plots;
 import dev.dropkit.cli.Progress;
+import dev.dropkit.cli.options.DeviceOption;
+import dev.dropkit.cli.options.OutputDirOption;
+import dev.dropkit.cli.options.ProgressOption;
+import dev.dropkit.examples.DataDirOption;
 import dev.dropkit.train.TrainableModel;
 import dev.dropkit.train.Trainer;
 import dev.dropkit.train.TrainingHistory;
@@ -31,6 +34,7 @@ import java.util.concurrent.Callable;
 import org.bytedeco.pytorch.Device;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -68,8 +72,8 @@ public final class GyroDropoutExample implements Callable<Integer> {
     @Option(names = "--hidden", description = "Hidden width (default: ${DEFAULT-VALUE}).")
     int hidden = 512;
 
-    @Option(names = "--data-dir", description = "Directory with the IDX files (default: as the demo).")
-    Path dataDir;
+    @Mixin
+    DataDirOption dataDir = new DataDirOption();
 
     @Option(names = "--train-limit", description = "Use only the first N training images (0 = all).")
     int trainLimit = 0;
@@ -77,22 +81,23 @@ public final class GyroDropoutExample implements Callable<Integer> {
     @Option(names = "--test-limit", description = "Use only the first N test images (0 = all).")
     int testLimit = 0;
 
-    @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
-    String device = "auto";
+    @Mixin
+    DeviceOption device = DeviceOption.withDefault("auto");
 
-    @Option(names = "--out", description = "Output directory (default: ${DEFAULT-VALUE}).")
-    Path out = Path.of("out", "gyro");
+    @Mixin
+    OutputDirOption output = OutputDirOption.withDefault(Path.of("out", "gyro"));
 
-    @Option(names = "--progress", description = "auto, bar, plain or none (default: ${DEFAULT-VALUE}).")
-    Progress.Mode progress = Progress.Mode.AUTO;
+    @Mixin
+    ProgressOption progress = new ProgressOption();
 
     @Override
     public Integer call() throws Exception {
-        Device dev = Devices.parse(device);
+        Device dev = device.resolve();
+        Path out = output.dir();
         GyroDropoutOptions gyro = GyroDropoutOptions.builder().p(p).sigma(sigma).tau(tau)
                 .selection(GyroSelection.parse(selection)).build();
         System.out.println(TorchInfo.describe() + "\ndevice:  " + Devices.describe(dev));
-        DataSource source = ExampleData.locate(dataDir);
+        DataSource source = dataDir.source();
         System.out.println("\nDATA: " + source.description() + "\n");
         List<TrainingHistory> dropoutRuns = new ArrayList<>();
         List<TrainingHistory> gyroRuns = new ArrayList<>();
@@ -109,7 +114,7 @@ public final class GyroDropoutExample implements Callable<Integer> {
                     Mlp net = new Mlp(784, hidden, 2, 10, new double[] {p, p}, DropoutMode.INVERTED);
                     Trainer.Builder builder = Trainer.builder(TrainableModel.of(net, net::forward)).name(name)
                             .optimizer(Optimizers.sgd(lr, 0.9)).epochs(epochs).seed(seed).device(dev)
-                            .callback(Progress.training(progress, name, System.out)).outputDir(out);
+                            .callback(Progress.training(progress.mode(), name, System.out)).outputDir(out);
                     if (useGyro) {
                         System.out.print("\n" + GyroDropout.apply(net, gyro));
                         builder.callback(GyroDropoutCallback.forModel(net));

@@ -14,7 +14,6 @@ import dev.dropkit.data.Normalization;
 import dev.dropkit.data.Split;
 import dev.dropkit.dropgrad.DropGrad;
 import dev.dropkit.dropgrad.DropGradCallback;
-import dev.dropkit.examples.ExampleData;
 import dev.dropkit.gyro.GyroDropoutOptions;
 import dev.dropkit.jit.JitModels;
 import dev.dropkit.jit.JitRewriteReport;
@@ -23,6 +22,10 @@ import dev.dropkit.train.EpochMetrics;
 import dev.dropkit.train.Optimizers;
 import dev.dropkit.examples.Plots;
 import dev.dropkit.cli.Progress;
+import dev.dropkit.cli.options.DeviceOption;
+import dev.dropkit.cli.options.OutputDirOption;
+import dev.dropkit.cli.options.ProgressOption;
+import dev.dropkit.examples.DataDirOption;
 import dev.dropkit.train.Trainer;
 import dev.dropkit.train.TrainingHistory;
 import java.nio.file.Files;
@@ -39,6 +42,7 @@ import org.bytedeco.pytorch.JitModule;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -82,8 +86,8 @@ public final class JitTrainExample implements Callable<Integer> {
     @Option(names = "--seed", description = "Seed of weights order and masks (default: ${DEFAULT-VALUE}).")
     long seed = 1;
 
-    @Option(names = "--data-dir", description = "Directory with the IDX files (default: as the demo).")
-    Path dataDir;
+    @Mixin
+    DataDirOption dataDir = new DataDirOption();
 
     @Option(names = "--train-limit", description = "Use only the first N training images, 0 for all (default:"
             + " all for mlp, 12000 for resnet).")
@@ -92,14 +96,14 @@ public final class JitTrainExample implements Callable<Integer> {
     @Option(names = "--test-limit", description = "Use only the first N test images (0 = all).")
     int testLimit = 0;
 
-    @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
-    String device = "auto";
+    @Mixin
+    DeviceOption device = DeviceOption.withDefault("auto");
 
-    @Option(names = "--out", description = "Output directory (default: ${DEFAULT-VALUE}).")
-    Path out = Path.of("out", "jit");
+    @Mixin
+    OutputDirOption output = OutputDirOption.withDefault(Path.of("out", "jit"));
 
-    @Option(names = "--progress", description = "auto, bar, plain or none (default: ${DEFAULT-VALUE}).")
-    Progress.Mode progress = Progress.Mode.AUTO;
+    @Mixin
+    ProgressOption progress = new ProgressOption();
 
     /** Exports {@code PythonModels}' MLP or a 3-stage, width-8 SmallResNet for 28x28 grey images. */
     static final String EXPORT = PythonModels.SOURCE + """
@@ -110,7 +114,8 @@ public final class JitTrainExample implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Device dev = Devices.parse(device);
+        Device dev = device.resolve();
+        Path out = output.dir();
         boolean resnet = switch (arch.trim().toLowerCase(Locale.ROOT)) {
             case "mlp" -> false;
             case "resnet" -> true;
@@ -120,12 +125,12 @@ public final class JitTrainExample implements Callable<Integer> {
         int limit = trainLimit >= 0 ? trainLimit : resnet ? 12_000 : 0;
         Files.createDirectories(out);
         System.out.println(TorchInfo.describe() + "\ndevice:  " + Devices.describe(dev));
-        Path archive = model != null ? model : export(resnet);
+        Path archive = model != null ? model : export(resnet, out);
         if (archive == null) {
             return 1;
         }
         System.out.println("model:   " + archive);
-        DataSource source = ExampleData.locate(dataDir);
+        DataSource source = dataDir.source();
         System.out.println("\nDATA: " + source.description() + "\n");
         List<TrainingHistory> runs = new ArrayList<>();
         List<String> names = new ArrayList<>();
@@ -149,7 +154,7 @@ public final class JitTrainExample implements Callable<Integer> {
                 JitModule m = JitModels.load(archive, dev); // every arm starts from the exported weights
                 Trainer.Builder b = Trainer.builder(JitModels.trainable(m)).name(slug(arm))
                         .optimizer(Optimizers.sgd(rate, 0.9)).epochs(epochs).seed(seed).device(dev)
-                        .callback(Progress.training(progress, slug(arm), System.out)).outputDir(out);
+                        .callback(Progress.training(progress.mode(), slug(arm), System.out)).outputDir(out);
                 if (arm.startsWith("rewritten: Gyro")) {
                     JitRewriteReport r = JitRewrites.gyroDropout(m, gyro);
                     System.out.println("\nrewrite: " + r.count() + " dropout call(s) -> Gyro Dropout, " + r.settings());
@@ -193,7 +198,7 @@ public final class JitTrainExample implements Callable<Integer> {
         return 0;
     }
 
-    private Path export(boolean resnet) throws Exception {
+    private Path export(boolean resnet, Path out) throws Exception {
         if (!Files.isExecutable(PYTHON)) {
             System.err.println("dropkit jit demo: no /usr/bin/python3 to export the model with; install python3-torch or"
                     + " pass --model");

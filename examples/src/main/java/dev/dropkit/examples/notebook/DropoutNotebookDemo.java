@@ -8,7 +8,6 @@ import dev.dropkit.data.DataSource;
 import dev.dropkit.data.IdxDataset;
 import dev.dropkit.data.Normalization;
 import dev.dropkit.data.Split;
-import dev.dropkit.examples.ExampleData;
 import dev.dropkit.examples.models.Mlp;
 import dev.dropkit.gyro.GyroDropout;
 import dev.dropkit.gyro.GyroDropoutCallback;
@@ -17,6 +16,10 @@ import dev.dropkit.train.EpochMetrics;
 import dev.dropkit.train.Optimizers;
 import dev.dropkit.examples.Plots;
 import dev.dropkit.cli.Progress;
+import dev.dropkit.cli.options.DeviceOption;
+import dev.dropkit.cli.options.OutputDirOption;
+import dev.dropkit.cli.options.ProgressOption;
+import dev.dropkit.examples.DataDirOption;
 import dev.dropkit.train.TrainableModel;
 import dev.dropkit.train.Trainer;
 import dev.dropkit.train.TrainingHistory;
@@ -29,6 +32,7 @@ import java.util.concurrent.Callable;
 import org.bytedeco.pytorch.Device;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -52,17 +56,17 @@ public final class DropoutNotebookDemo implements Callable<Integer> {
     @Option(names = "--batch-size", description = "Mini-batch size (default: ${DEFAULT-VALUE}).")
     int batchSize = 1000;
 
-    @Option(names = "--data-dir", description = "Directory with the four IDX files (default: $DROPKIT_DATA, then Debian's dataset-fashion-mnist, then the bundled subset).")
-    Path dataDir;
+    @Mixin
+    DataDirOption dataDir = new DataDirOption();
 
-    @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
-    String device = "auto";
+    @Mixin
+    DeviceOption device = DeviceOption.withDefault("auto");
 
     @Option(names = "--seed", description = "Seed of everything random (default: ${DEFAULT-VALUE}).")
     long seed = 42;
 
-    @Option(names = "--out", description = "Output directory for CSV, JSON and PNG (default: ${DEFAULT-VALUE}).")
-    Path out = Path.of("out", "demo");
+    @Mixin
+    OutputDirOption output = OutputDirOption.withDefault(Path.of("out", "demo"));
 
     @Option(names = "--train-limit", description = "Use only the first N training images (0 = all; default: ${DEFAULT-VALUE}).")
     int trainLimit = 0;
@@ -70,8 +74,8 @@ public final class DropoutNotebookDemo implements Callable<Integer> {
     @Option(names = "--test-limit", description = "Use only the first N test images (0 = all; default: ${DEFAULT-VALUE}).")
     int testLimit = 0;
 
-    @Option(names = "--progress", description = "auto, bar, plain or none (default: ${DEFAULT-VALUE}).")
-    Progress.Mode progress = Progress.Mode.AUTO;
+    @Mixin
+    ProgressOption progress = new ProgressOption();
 
     @Option(names = "--gyro", arity = "0..1", fallbackValue = "256,16", paramLabel = "SIGMA,TAU",
             description = "Also train a third run whose dropouts are swapped for Gyro Dropout by surgery, each"
@@ -80,10 +84,11 @@ public final class DropoutNotebookDemo implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Device dev = Devices.parse(device);
+        Device dev = device.resolve();
+        Path out = output.dir();
         System.out.println(TorchInfo.describe());
         System.out.println("device:  " + Devices.describe(dev));
-        DataSource source = ExampleData.locate(dataDir);
+        DataSource source = dataDir.source();
         System.out.println();
         System.out.println("DATA: " + source.description());
         System.out.println();
@@ -104,7 +109,7 @@ public final class DropoutNotebookDemo implements Callable<Integer> {
                 Seeds.seed(seed); // every run starts from the same initial weights
                 Mlp net = Mlp.notebook(hidden, !name.equals("no-dropout"));
                 Trainer.Builder builder = Trainer.builder(TrainableModel.of(net, net::forward)).name(name)
-                        .optimizer(Optimizers.sgd(lr)).epochs(epochs).seed(seed).device(dev).callback(Progress.training(progress, name, System.out))
+                        .optimizer(Optimizers.sgd(lr)).epochs(epochs).seed(seed).device(dev).callback(Progress.training(progress.mode(), name, System.out))
                         .outputDir(out);
                 if (name.equals("gyro")) {
                     System.out.print("\n" + GyroDropout.apply(net, gyroOptions(), true));

@@ -28,20 +28,42 @@ public final class DropkitCli {
 
     private DropkitCli() {}
 
+    /** Prints the stack trace of an error too; inherited by every subcommand ({@code dropkit demo --verbose}). */
+    @CommandLine.Option(names = "--verbose", scope = CommandLine.ScopeType.INHERIT,
+            description = "On an error, print its stack trace too.")
+    boolean verbose;
+
     /**
-     * The command tree with dropkit's conventions set: enum values in any case, and a bad value found
-     * while running (an option combination the library rejects) reported in one line with exit code 2.
+     * The command tree with dropkit's conventions set: enum values in any case, and errors reported as
+     * {@link #exitCodeFor} says.
      */
     public static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new DropkitCli());
         cli.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            if (e instanceof IllegalArgumentException) {
-                commandLine.getErr().println("dropkit " + commandLine.getCommandName() + ": " + e.getMessage());
-                return 2;
+            int code = exitCodeFor(e);
+            boolean verbose = parseResult.expandedArgs().contains("--verbose") || System.getenv("DROPKIT_VERBOSE") != null;
+            if (code == 1 || verbose) {
+                e.printStackTrace(commandLine.getErr());
             }
-            throw e;
+            if (code == 2) {
+                String message = String.valueOf(e.getMessage()).lines().findFirst().orElse(e.getClass().getSimpleName());
+                commandLine.getErr().println("dropkit " + commandLine.getCommandName() + ": " + message);
+            }
+            return code;
         });
         return cli;
+    }
+
+    /**
+     * 2 for what the user can fix, said in one line without a stack trace: a bad value
+     * ({@link IllegalArgumentException}), a state that rules the request out such as CUDA asked for where
+     * there is none ({@link IllegalStateException}), a file that is missing, unwritable or corrupt
+     * ({@link java.io.IOException}); 1, with the stack trace, for anything else, a failure of dropkit itself.
+     */
+    static int exitCodeFor(Exception e) {
+        Throwable t = e instanceof java.io.UncheckedIOException u ? u.getCause() : e;
+        return t instanceof IllegalArgumentException || t instanceof IllegalStateException
+                || t instanceof java.io.IOException ? 2 : 1;
     }
 
     /** Adds {@code command} under {@code parent} (e.g. the examples' {@code jit train}); returns {@code cli}. */

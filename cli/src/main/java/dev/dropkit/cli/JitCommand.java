@@ -58,9 +58,9 @@ public final class JitCommand {
             } catch (IllegalArgumentException e) {
                 System.err.println("dropkit jit inspect: " + e.getMessage());
                 return 2;
-            } catch (IOException e) {
+            } catch (IOException e) { // missing, corrupt or not an archive: the user's file
                 System.err.println("dropkit jit inspect: " + e.getMessage());
-                return 1;
+                return 2;
             }
             JitInspector.Report report = JitInspector.inspect(module);
             if (json) {
@@ -192,11 +192,11 @@ public final class JitCommand {
                 }
                 if (dropout != null) {
                     Map<String, String> spec = spec("--dropout", dropout, Set.of("p", "mode", "modules"));
-                    double p = spec.containsKey("p") ? number("p", spec.get("p")) : Double.NaN;
                     DropoutMode mode = DropoutMode.parse(spec.getOrDefault("mode", "inverted"));
-                    if (!Double.isNaN(p)) {
-                        dev.dropkit.core.Checks.probability("p", p);
-                    } else if (mode == DropoutMode.INVERTED) {
+                    // NaN is the library's "keep each call's p"; a typed p must be a probability, NaN included
+                    double p = spec.containsKey("p") ? dev.dropkit.core.Checks.probability("p", number("p", spec.get("p")))
+                            : Double.NaN;
+                    if (Double.isNaN(p) && mode == DropoutMode.INVERTED) {
                         throw new IllegalArgumentException("--dropout needs p=P or mode=classic");
                     }
                     Pattern modules = spec.containsKey("modules") ? regex("modules", spec.get("modules")) : null;
@@ -206,9 +206,9 @@ public final class JitCommand {
             } catch (IllegalArgumentException e) {
                 System.err.println("dropkit jit rewrite: " + e.getMessage());
                 return 2;
-            } catch (IOException e) {
+            } catch (IOException e) { // missing, corrupt or not an archive: the user's file
                 System.err.println("dropkit jit rewrite: " + e.getMessage());
-                return 1;
+                return 2;
             }
             try {
                 plan.forEach(rewrite -> reports.add(rewrite.apply(module)));
@@ -219,7 +219,10 @@ public final class JitCommand {
             } catch (IllegalArgumentException e) {
                 System.err.println("dropkit jit rewrite: " + e.getMessage());
                 return 2;
-            } catch (IOException | RuntimeException e) {
+            } catch (IOException e) { // the output cannot be written: nothing was left behind
+                System.err.println("dropkit jit rewrite: " + e.getMessage());
+                return 2;
+            } catch (RuntimeException e) {
                 System.err.println("dropkit jit rewrite: cannot rewrite " + model + ": " + e.getMessage());
                 return 1;
             }

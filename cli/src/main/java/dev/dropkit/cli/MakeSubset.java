@@ -62,6 +62,11 @@ public final class MakeSubset implements Callable<Integer> {
                     + trainPerClass + " and " + testPerClass);
             return 2;
         }
+        if (!Files.isDirectory(source) || !dev.dropkit.data.DataLocator.missing(source).isEmpty()) {
+            System.err.println("dropkit data make-subset: --source " + source + " is not a directory with the four"
+                    + " Fashion-MNIST IDX files (apt-get install dataset-fashion-mnist)");
+            return 2;
+        }
         Random rnd = new Random(seed);
         Files.createDirectories(out);
         for (Split split : Split.values()) {

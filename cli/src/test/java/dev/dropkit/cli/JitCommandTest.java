@@ -57,7 +57,8 @@ class JitCommandTest {
     void badFilesGiveExitCodesNotCrashes(@TempDir Path tmp) throws IOException {
         capture(() -> assertEquals(2, DropkitCli.run("jit", "inspect", tmp.resolve("nope.pt").toString())));
         Path junk = Files.writeString(tmp.resolve("junk.pt"), "junk");
-        capture(() -> assertEquals(1, DropkitCli.run("jit", "inspect", junk.toString())));
+        // a file that is not an archive is the user's input error: 2, like a missing one
+        capture(() -> assertEquals(2, DropkitCli.run("jit", "inspect", junk.toString())));
     }
 
     @Test
@@ -129,9 +130,9 @@ class JitCommandTest {
         capture(() -> assertEquals(2, DropkitCli.run("jit", "rewrite", mlp, "-o", out)));
         capture(() -> assertEquals(2, DropkitCli.run("jit", "rewrite", tmp.resolve("missing.pt").toString(), "-o", out,
                 "--dropout", "p=0.1")));
-        // 1: a model it cannot load or rewrite
+        // 2: an input that is not a TorchScript archive; 1: a model dropkit cannot rewrite
         Path junk = Files.writeString(tmp.resolve("junk.pt"), "junk");
-        capture(() -> assertEquals(1, DropkitCli.run("jit", "rewrite", junk.toString(), "-o", out, "--dropout", "p=0.1")));
+        capture(() -> assertEquals(2, DropkitCli.run("jit", "rewrite", junk.toString(), "-o", out, "--dropout", "p=0.1")));
         String err = StdoutCapture.captureErr(() -> assertEquals(1, DropkitCli.run("jit", "rewrite", mlp, "-o", out,
                 "--stochastic-depth", "rate=0.1")));
         assertTrue(err.contains("no residual block"), err);

@@ -38,11 +38,16 @@ public final class Devices {
 
     /** The device named by the property, else the environment variable, else {@code auto}. */
     public static Device preferred() {
+        return parse(override().orElse("auto"));
+    }
+
+    /** The device spec the user set outside the code: the property {@value #PROPERTY}, else {@value #ENV}. */
+    public static java.util.Optional<String> override() {
         String spec = System.getProperty(PROPERTY);
         if (spec == null || spec.isBlank()) {
             spec = System.getenv(ENV);
         }
-        return parse(spec == null || spec.isBlank() ? "auto" : spec);
+        return spec == null || spec.isBlank() ? java.util.Optional.empty() : java.util.Optional.of(spec.trim());
     }
 
     /**

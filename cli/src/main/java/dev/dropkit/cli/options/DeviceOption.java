@@ -2,7 +2,11 @@ package dev.dropkit.cli.options;
 
 import dev.dropkit.core.Devices;
 import org.bytedeco.pytorch.Device;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code --device}. The spec is kept as typed and parsed only by {@link #resolve()}, when the command runs:
@@ -12,6 +16,10 @@ import picocli.CommandLine.Option;
 public final class DeviceOption {
     @Option(names = "--device", description = "auto, cpu, cuda or cuda:N (default: ${DEFAULT-VALUE}).")
     private String device;
+
+    /** The command that holds this option, to tell an explicit {@code --device} from the default. */
+    @Spec(Spec.Target.MIXEE)
+    private CommandSpec command;
 
     private DeviceOption(String defaultSpec) {
         device = defaultSpec;
@@ -23,12 +31,20 @@ public final class DeviceOption {
     }
 
     /**
-     * The device asked for, {@code auto} resolved to CUDA when present, else the CPU.
+     * The device asked for: an explicit {@code --device}, else {@code -Ddropkit.device} or
+     * {@code DROPKIT_DEVICE} ({@link Devices#override()}), else the command's default; {@code auto}
+     * resolved to CUDA when present, else the CPU.
      *
      * @throws IllegalArgumentException for a spec that is not auto, cpu, cuda or cuda:N
      * @throws IllegalStateException when CUDA is asked for but not available
      */
     public Device resolve() {
-        return Devices.parse(device);
+        return Devices.parse(given() ? device : Devices.override().orElse(device));
+    }
+
+    private boolean given() {
+        CommandLine line = command == null ? null : command.commandLine();
+        ParseResult parsed = line == null ? null : line.getParseResult();
+        return parsed != null && parsed.hasMatchedOption("--device");
     }
 }

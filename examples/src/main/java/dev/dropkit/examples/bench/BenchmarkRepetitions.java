@@ -25,11 +25,11 @@ public final class BenchmarkRepetitions {
 
     /** How many repetitions are timed. */
     public int timed() {
-        return reps;
+        return (int) dev.dropkit.core.Checks.positive("--reps", reps);
     }
 
     /** How many untimed repetitions go first (a minimum where a benchmark also warms up for a time). */
     public int warmup() {
-        return warmup;
+        return (int) dev.dropkit.core.Checks.nonNegative("--warmup", warmup);
     }
 }

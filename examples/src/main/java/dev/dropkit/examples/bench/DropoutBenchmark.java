@@ -42,6 +42,9 @@ public final class DropoutBenchmark implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        for (int m : sizesMillions) {
+            dev.dropkit.core.Checks.positive("--sizes", m);
+        }
         Device dev = device.resolve();
         Seeds.seed(0);
         System.out.println(TorchInfo.describe().replace("\n", "; ") + "; device " + Devices.describe(dev));

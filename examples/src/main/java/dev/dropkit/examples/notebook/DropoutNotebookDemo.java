@@ -84,6 +84,8 @@ public final class DropoutNotebookDemo implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        dev.dropkit.core.Checks.positive("hidden width (-H)", hidden);
+        GyroDropoutOptions gyroOptions = gyro == null ? null : gyroOptions(); // a bad --gyro fails before training
         Device dev = device.resolve();
         Path out = output.dir();
         System.out.println(TorchInfo.describe());
@@ -112,7 +114,7 @@ public final class DropoutNotebookDemo implements Callable<Integer> {
                         .optimizer(Optimizers.sgd(lr)).epochs(epochs).seed(seed).device(dev).callback(Progress.training(progress.mode(), name, System.out))
                         .outputDir(out);
                 if (name.equals("gyro")) {
-                    System.out.print("\n" + GyroDropout.apply(net, gyroOptions(), true));
+                    System.out.print("\n" + GyroDropout.apply(net, gyroOptions, true));
                     builder.callback(GyroDropoutCallback.forModel(net));
                 }
                 System.out.println();

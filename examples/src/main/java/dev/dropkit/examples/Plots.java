@@ -82,14 +82,6 @@ public final class Plots {
             }
             chart.addSeries(name, x, y).setMarker(SeriesMarkers.CIRCLE);
         }
-        Path dir = out.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path part = Files.createTempFile(dir, out.getFileName().toString(), ".part");
-        try {
-            Files.write(part, BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG));
-            AtomicFiles.moveIntoPlace(part, out);
-        } finally {
-            Files.deleteIfExists(part);
-        }
+        AtomicFiles.write(out, BitmapEncoder.getBitmapBytes(chart, BitmapEncoder.BitmapFormat.PNG));
     }
 }

@@ -1,10 +1,14 @@
 package dev.dropkit.core;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 
 /**
  * Files written so that a crash never leaves a half-written one behind: write a temporary file beside
@@ -12,6 +16,34 @@ import java.nio.file.StandardCopyOption;
  */
 public final class AtomicFiles {
     private AtomicFiles() {}
+
+    /**
+     * Writes {@code bytes} to {@code target} through a temporary file beside it (forced to disk, then moved
+     * into place), creating the folder if needed. On failure the temporary file is removed and an existing
+     * {@code target} is unchanged.
+     */
+    public static void write(Path target, byte[] bytes) throws IOException {
+        Path dir = target.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        Path part = Files.createTempFile(dir, target.getFileName().toString(), ".part");
+        try {
+            try (FileChannel out = FileChannel.open(part, StandardOpenOption.WRITE)) {
+                ByteBuffer buffer = ByteBuffer.wrap(bytes);
+                while (buffer.hasRemaining()) {
+                    out.write(buffer);
+                }
+                out.force(true);
+            }
+            moveIntoPlace(part, target);
+        } finally {
+            Files.deleteIfExists(part); // gone after the move; a failed write leaves none behind
+        }
+    }
+
+    /** {@link #write(Path, byte[])} of {@code text} in UTF-8. */
+    public static void writeString(Path target, String text) throws IOException {
+        write(target, text.getBytes(StandardCharsets.UTF_8));
+    }
 
     /** Moves the finished {@code part} onto {@code target}, replacing it. */
     public static void moveIntoPlace(Path part, Path target) throws IOException {

@@ -2,10 +2,8 @@ package dev.dropkit.core;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Enumeration;
 import java.util.zip.CRC32;
 import java.util.zip.ZipEntry;
@@ -85,27 +83,12 @@ public final class NativeArchives {
         }
     }
 
-    /** {@code bytes} at {@code target}, through a temporary file beside it that is moved into place. */
+    /** {@code bytes} at {@code target}, atomically, with failures named as {@code what}'s. */
     private static void writeBytes(Path target, String what, byte[] bytes) throws IOException {
-        Path dir = target.toAbsolutePath().getParent();
-        Path part = null;
         try {
-            Files.createDirectories(dir);
-            part = Files.createTempFile(dir, target.getFileName().toString(), ".part");
-            try (FileChannel out = FileChannel.open(part, StandardOpenOption.WRITE)) {
-                java.nio.ByteBuffer buffer = java.nio.ByteBuffer.wrap(bytes);
-                while (buffer.hasRemaining()) {
-                    out.write(buffer);
-                }
-                out.force(true);
-            }
-            AtomicFiles.moveIntoPlace(part, target);
+            AtomicFiles.write(target, bytes);
         } catch (IOException e) {
             throw new IOException(what + " " + target + " cannot be written: " + e, e);
-        } finally {
-            if (part != null) {
-                Files.deleteIfExists(part);
-            }
         }
     }
 

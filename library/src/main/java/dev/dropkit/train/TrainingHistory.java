@@ -1,5 +1,6 @@
 package dev.dropkit.train;
 
+import dev.dropkit.core.AtomicFiles;
 import dev.dropkit.core.Json;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -71,8 +72,8 @@ public final class TrainingHistory {
     /** Writes {@code <prefix>.csv} and {@code <prefix>.json} into {@code dir}. */
     public void write(Path dir, String prefix) throws IOException {
         Files.createDirectories(dir);
-        Files.writeString(dir.resolve(prefix + ".csv"), toCsv());
-        Files.writeString(dir.resolve(prefix + ".json"), toJson());
+        AtomicFiles.writeString(dir.resolve(prefix + ".csv"), toCsv());
+        AtomicFiles.writeString(dir.resolve(prefix + ".json"), toJson());
     }
 
     private static String num(double v) {

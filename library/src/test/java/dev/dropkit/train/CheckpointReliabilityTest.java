@@ -93,6 +93,31 @@ class CheckpointReliabilityTest {
     }
 
     @Test
+    void metricsOnAFullDiskKeepTheLastCompleteFile(@TempDir Path dir) throws Exception {
+        Path tiny = Files.createDirectory(dir.resolve("tiny"));
+        Process mount = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", tiny.toString())
+                .redirectErrorStream(true).start();
+        String why = new String(mount.getInputStream().readAllBytes());
+        assumeTrue(mount.waitFor() == 0, "skipped: a 64 KB tmpfs cannot be mounted here (needs root): " + why);
+        try {
+            TrainingHistory h = new TrainingHistory("run");
+            h.add(new EpochMetrics(1, 2.0, 0.3, 1.9, 0.35, 0.1));
+            h.write(tiny, "metrics-run");
+            String complete = Files.readString(tiny.resolve("metrics-run.json"));
+            long free = Files.getFileStore(tiny).getUsableSpace();
+            Files.write(tiny.resolve("filler"), new byte[(int) Math.max(0, free - 512)]);
+            for (int e = 2; e < 400; e++) {
+                h.add(new EpochMetrics(e, 1.0, 0.5, 1.1, 0.45, 0.1));
+            }
+            assertThrows(IOException.class, () -> h.write(tiny, "metrics-run"));
+            assertEquals(complete, Files.readString(tiny.resolve("metrics-run.json")), "the last complete file stays");
+            assertTrue(files(tiny).stream().noneMatch(f -> f.endsWith(".part")), "no partial file: " + files(tiny));
+        } finally {
+            new ProcessBuilder("umount", tiny.toString()).start().waitFor();
+        }
+    }
+
+    @Test
     void aCheckpointOfAnotherModelIsRefusedBeforeAnythingChanges(@TempDir Path dir) throws IOException {
         Path narrow = dir.resolve("narrow.ckpt");
         trainer(new Mlp(32, 1)).saveCheckpoint(narrow);

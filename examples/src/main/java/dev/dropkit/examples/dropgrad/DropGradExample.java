@@ -1,5 +1,6 @@
 package dev.dropkit.examples.dropgrad;
 
+import dev.dropkit.core.AtomicFiles;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.TorchInfo;
@@ -111,7 +112,7 @@ public final class DropGradExample implements Callable<Integer> {
         Files.createDirectories(out);
         String table = table(runs);
         System.out.print(table);
-        Files.writeString(out.resolve("dropgrad-summary.csv"), csv(runs));
+        AtomicFiles.writeString(out.resolve("dropgrad-summary.csv"), csv(runs));
         Optional<Path> png = Plots.epochCurves(out.resolve("dropgrad-test-accuracy.png"),
                 "Fashion-MNIST MLP: test accuracy with and without DropGrad (rate " + rate + ")", "test accuracy",
                 runs.stream().map(Run::history).toList(), EpochMetrics::testAccuracy);

@@ -3,9 +3,9 @@ package dev.dropkit.jit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.dropkit.core.Devices;
+import dev.dropkit.testing.TinyDisk;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -46,12 +46,8 @@ class JitArchiveReliabilityTest {
         JitModule again = JitModels.load(copy, Devices.cpu());
         assertEquals(JitInspector.namedModules(module).keySet(), JitInspector.namedModules(again).keySet());
 
-        Path tiny = Files.createDirectory(out.resolve("tiny"));
-        Process mount = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", tiny.toString())
-                .redirectErrorStream(true).start();
-        String why = new String(mount.getInputStream().readAllBytes());
-        assumeTrue(mount.waitFor() == 0, "skipped: a 64 KB tmpfs cannot be mounted here (needs root): " + why);
-        try {
+        try (TinyDisk disk = TinyDisk.mount(out, "tiny")) {
+            Path tiny = disk.dir();
             assertTrue(Files.size(copy) > 64 * 1024, "the archive is larger than the disk");
             Path target = tiny.resolve("model.pt");
             IOException e = assertThrows(IOException.class, () -> JitModels.save(module, target));
@@ -59,8 +55,6 @@ class JitArchiveReliabilityTest {
             try (Stream<Path> left = Files.list(tiny)) {
                 assertEquals(List.of(), left.toList(), "nothing left behind");
             }
-        } finally {
-            new ProcessBuilder("umount", tiny.toString()).start().waitFor();
         }
     }
 }

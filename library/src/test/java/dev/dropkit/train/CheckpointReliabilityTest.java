@@ -4,10 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.NativeArchives;
+import dev.dropkit.testing.TinyDisk;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -59,12 +59,8 @@ class CheckpointReliabilityTest {
 
     @Test
     void aFullDiskIsAnIOExceptionNamingTheFileAndLeavesNothing(@TempDir Path dir) throws Exception {
-        Path tiny = Files.createDirectory(dir.resolve("tiny"));
-        Process mount = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", tiny.toString())
-                .redirectErrorStream(true).start();
-        String why = new String(mount.getInputStream().readAllBytes());
-        assumeTrue(mount.waitFor() == 0, "skipped: a 64 KB tmpfs cannot be mounted here (needs root): " + why);
-        try {
+        try (TinyDisk disk = TinyDisk.mount(dir, "tiny")) {
+            Path tiny = disk.dir();
             Trainer t = trainer(new Mlp(512, 1)); // ~18 KB of weights, ~36 KB with momentum: fits once, not twice
             Path first = tiny.resolve("first.ckpt");
             t.saveCheckpoint(first);
@@ -87,19 +83,13 @@ class CheckpointReliabilityTest {
                 }
             }
             assertEquals(size, Files.size(first), "an earlier checkpoint is untouched");
-        } finally {
-            new ProcessBuilder("umount", tiny.toString()).start().waitFor();
         }
     }
 
     @Test
     void metricsOnAFullDiskKeepTheLastCompleteFile(@TempDir Path dir) throws Exception {
-        Path tiny = Files.createDirectory(dir.resolve("tiny"));
-        Process mount = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", tiny.toString())
-                .redirectErrorStream(true).start();
-        String why = new String(mount.getInputStream().readAllBytes());
-        assumeTrue(mount.waitFor() == 0, "skipped: a 64 KB tmpfs cannot be mounted here (needs root): " + why);
-        try {
+        try (TinyDisk disk = TinyDisk.mount(dir, "tiny")) {
+            Path tiny = disk.dir();
             TrainingHistory h = new TrainingHistory("run");
             h.add(new EpochMetrics(1, 2.0, 0.3, 1.9, 0.35, 0.1));
             h.write(tiny, "metrics-run");
@@ -112,8 +102,6 @@ class CheckpointReliabilityTest {
             assertThrows(IOException.class, () -> h.write(tiny, "metrics-run"));
             assertEquals(complete, Files.readString(tiny.resolve("metrics-run.json")), "the last complete file stays");
             assertTrue(files(tiny).stream().noneMatch(f -> f.endsWith(".part")), "no partial file: " + files(tiny));
-        } finally {
-            new ProcessBuilder("umount", tiny.toString()).start().waitFor();
         }
     }
 

@@ -224,6 +224,19 @@ class StochasticDepthTest {
      */
     @Test
     void fastModeInPlaceAdditionAndActivationMatchTheOutOfPlaceFormulation() {
+        // blocks of 4 and 8 channels: oneDNN's backward pass returns garbage input gradients for those at
+        // random (native-notes/onednn-small-channel-convolutions-go-nan.md), which made this test flaky
+        org.bytedeco.pytorch.Context context = torch.globalContext();
+        boolean oneDnn = context.userEnabledMkldnn();
+        context.setUserEnabledMkldnn(false);
+        try {
+            compareFastModeWithTheOutOfPlaceFormulation();
+        } finally {
+            context.setUserEnabledMkldnn(oneDnn);
+        }
+    }
+
+    private static void compareFastModeWithTheOutOfPlaceFormulation() {
         Tensor mask = Tensors.fromFloats(new float[] {1, 0, 1, 1, 0, 1, 1, 1});
         Tensor index = mask.nonzero().flatten();
         long[][] configs = {{0, 16, 4, 1}, {0, 8, 4, 2}, {1, 8, 8, 1}, {1, 8, 16, 2}}; // type, in, width, stride

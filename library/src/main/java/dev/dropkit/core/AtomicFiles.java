@@ -25,6 +25,7 @@ public final class AtomicFiles {
     public static void write(Path target, byte[] bytes) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
+        removeAbandonedParts(dir, target.getFileName().toString());
         Path part = Files.createTempFile(dir, target.getFileName().toString(), ".part");
         try {
             try (FileChannel out = FileChannel.open(part, StandardOpenOption.WRITE)) {
@@ -38,6 +39,29 @@ public final class AtomicFiles {
         } finally {
             Files.deleteIfExists(part); // gone after the move; a failed write leaves none behind
         }
+    }
+
+    /** How old a temporary file must be before a later write of the same target removes it. */
+    static final java.time.Duration ABANDONED = java.time.Duration.ofHours(1);
+
+    /**
+     * Removes the temporary files of earlier writes of {@code name} that a killed process left behind: older
+     * than {@link #ABANDONED}, far longer than any write takes, so a write still in progress is left alone.
+     */
+    private static void removeAbandonedParts(Path dir, String name) throws IOException {
+        java.nio.file.attribute.FileTime cutoff = java.nio.file.attribute.FileTime.from(
+                java.time.Instant.now().minus(ABANDONED));
+        try (java.nio.file.DirectoryStream<Path> parts = Files.newDirectoryStream(dir, globEscaped(name) + "*.part")) {
+            for (Path part : parts) {
+                if (Files.isRegularFile(part) && Files.getLastModifiedTime(part).compareTo(cutoff) < 0) {
+                    Files.deleteIfExists(part);
+                }
+            }
+        }
+    }
+
+    private static String globEscaped(String name) {
+        return name.replaceAll("([\\\\*?\\[\\]{}])", "\\\\$1");
     }
 
     /** {@link #write(Path, byte[])} of {@code text} in UTF-8. */

@@ -60,12 +60,16 @@ public final class Natives {
         loaded = true;
     }
 
+    /** JavaCPP's preload path as the JVM started with it, before {@link #load()} adds CUDA's folders. */
+    private static final String INITIAL_PRELOAD_PATH = System.getProperty(PRELOAD_PATH, "");
+
     /**
-     * The folders of JavaCPP's preload path ({@code org.bytedeco.javacpp.platform.preloadpath}), where the offline
-     * bundle puts its unpacked natives (native-notes/offline-bundle.md).
+     * The folders of JavaCPP's preload path ({@code org.bytedeco.javacpp.platform.preloadpath}) as the JVM started
+     * with it, where the offline bundle puts its unpacked natives (native-notes/offline-bundle.md); not the CUDA
+     * folders {@link #load()} adds.
      */
     static List<Path> preloadFolders() {
-        String path = System.getProperty(PRELOAD_PATH, "");
+        String path = INITIAL_PRELOAD_PATH;
         return java.util.Arrays.stream(path.split(File.pathSeparator)).filter(s -> !s.isBlank()).map(Path::of).toList();
     }
 

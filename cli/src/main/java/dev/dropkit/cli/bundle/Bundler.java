@@ -105,6 +105,7 @@ final class Bundler {
             runtimeImage(staging);
             writeRunAndReadme(staging, tests, prunedTables);
             part = Files.createTempFile(out.getParent(), "." + out.getFileName() + ".", ".part");
+            Files.setPosixFilePermissions(part, PosixFilePermissions.fromString("rw-r--r--")); // not the temp file's 600
             long raw = compress(staging, part);
             Files.move(part, out, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             part = null;

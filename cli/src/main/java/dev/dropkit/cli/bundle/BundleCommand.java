@@ -15,8 +15,8 @@ import picocli.CommandLine.Option;
  * network needs to run dropkit and its tests, in one tarball ({@link Bundler} says what and how).
  */
 @Command(name = "bundle", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Write an offline bundle: a Java runtime (jlink), the jars, libtorch's natives, the tests with",
-            "JUnit's console launcher and the data subset, with a ./run script (./run info, ./run test, ./run ARGS).",
+        description = {"Write an offline bundle: a Java runtime (jlink), the jars, libtorch's natives, the tests with"
+            + " JUnit's console launcher and the data subset, with a ./run script (./run info, ./run test, ./run ARGS).",
             "Run it from a checkout (./dropkit bundle): it builds the tests with Maven first."})
 public final class BundleCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "FILE",
@@ -24,13 +24,13 @@ public final class BundleCommand implements Callable<Integer> {
     Path output;
 
     @Option(names = "--cuda-arch", paramLabel = "N",
-            description = {"Keep only the GPU code that can run on sm_N (e.g. 90 for H100/H200, 80 for A100) in",
-                "libtorch's CUDA libraries: a much smaller bundle that runs on that architecture only."})
+            description = "Keep only the GPU code that can run on sm_N (e.g. 90 for H100/H200, 80 for A100) in"
+                + " libtorch's CUDA libraries: a much smaller bundle that runs on that architecture only.")
     String cudaArch;
 
     @Option(names = "--include-cuda-runtime",
-            description = {"Also ship CUDA's runtime libraries from Bytedeco's cuda-redist (cuFFT, cuRAND, NVRTC, ...;",
-                "nearly 300 MB more). By default the node's CUDA 13 provides them, as it provides cuBLAS and cuDNN."})
+            description = "Also ship CUDA's runtime libraries from Bytedeco's cuda-redist (cuFFT, cuRAND, NVRTC, ...;"
+                + " nearly 300 MB more). By default the node's CUDA 13 provides them, as it provides cuBLAS and cuDNN.")
     boolean includeCudaRuntime;
 
     @Option(names = "--xz-level", paramLabel = "0-9", defaultValue = "7",

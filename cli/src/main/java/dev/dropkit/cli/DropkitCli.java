@@ -1,17 +1,20 @@
 package dev.dropkit.cli;
 
+import dev.dropkit.cli.bundle.BundleCommand;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /**
- * The {@code dropkit} command line: {@code info}, {@code jit inspect|rewrite} and {@code data make-subset}.
+ * The {@code dropkit} command line: {@code info}, {@code jit inspect|rewrite}, {@code data make-subset} and
+ * {@code bundle}.
  * The examples module adds its demos and benchmarks to the same tree ({@link #commandLine()}), so that
  * {@code ./dropkit} offers both.
  */
 @Command(name = "dropkit", mixinStandardHelpOptions = true, version = "dropkit 0.1.0",
         description = "The dropout family of regularizers for libtorch on the JVM.",
-        subcommands = {InfoCommand.class, DropkitCli.Data.class, JitCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {InfoCommand.class, DropkitCli.Data.class, JitCommand.class, BundleCommand.class,
+            CommandLine.HelpCommand.class})
 public final class DropkitCli {
 
     /** Data preparation. */

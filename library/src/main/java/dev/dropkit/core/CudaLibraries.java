@@ -2,6 +2,7 @@ package dev.dropkit.core;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -29,17 +30,48 @@ public final class CudaLibraries {
             "libcudnn_cnn.so.9", "libcudnn_adv.so.9", "libcudnn_heuristic.so.9", "libcudnn_engines_precompiled.so.9",
             "libcudnn_engines_runtime_compiled.so.9");
 
+    /**
+     * The CUDA libraries Bytedeco's {@code cuda-redist} ships, which libtorch needs ({@code libcudart},
+     * {@code libcufft}, {@code libcurand}, {@code libcufile} are linked in; JavaCPP preloads NVRTC and nvJitLink).
+     * They are required from the machine too where dropkit's natives come without them: the offline bundle
+     * leaves them out by default ({@link #required()}).
+     */
+    public static final List<String> REDIST = List.of("libcudart.so.13", "libcufft.so.12", "libcurand.so.10",
+            "libcufile.so.0", "libnvrtc.so.13", "libnvJitLink.so.13");
+
+    private final List<String> required;
     private final List<Path> searched;
     private final Map<String, Path> found;
 
-    private CudaLibraries(List<Path> searched, Map<String, Path> found) {
+    private CudaLibraries(List<String> required, List<Path> searched, Map<String, Path> found) {
+        this.required = List.copyOf(required);
         this.searched = List.copyOf(searched);
         this.found = found;
     }
 
-    /** Looks on this machine, with this process's environment. */
+    /** Looks on this machine, with this process's environment, for the libraries in {@link #required()}. */
     public static CudaLibraries locate() {
-        return locate(System.getenv(), Path.of("/"), Path.of(System.getProperty("user.home", "/root")));
+        return locate(System.getenv(), Path.of("/"), Path.of(System.getProperty("user.home", "/root")), required());
+    }
+
+    /**
+     * What this machine must provide: {@link #REQUIRED}, plus those of {@link #REDIST} that dropkit's natives do
+     * not bring, neither in a natives jar on the classpath ({@code cuda-redist}) nor in a folder of JavaCPP's
+     * preload path (the offline bundle's {@code natives/}).
+     */
+    public static List<String> required() {
+        List<String> all = new ArrayList<>(REQUIRED);
+        String resources = "/org/bytedeco/cuda/" + org.bytedeco.javacpp.Loader.getPlatform() + "/";
+        List<Path> preload = Natives.preloadFolders();
+        for (String lib : REDIST) {
+            boolean shipped = CudaLibraries.class.getResource(resources + lib) != null
+                    // a file, not one of the links JavaCPP makes there to libraries it preloaded from elsewhere
+                    || preload.stream().anyMatch(dir -> Files.isRegularFile(dir.resolve(lib), LinkOption.NOFOLLOW_LINKS));
+            if (!shipped) {
+                all.add(lib);
+            }
+        }
+        return all;
     }
 
     /**
@@ -52,6 +84,11 @@ public final class CudaLibraries {
      * @param home the user's home folder
      */
     public static CudaLibraries locate(Map<String, String> env, Path root, Path home) {
+        return locate(env, root, home, REQUIRED);
+    }
+
+    /** As {@link #locate(Map, Path, Path)}, for the libraries in {@code required}. */
+    public static CudaLibraries locate(Map<String, String> env, Path root, Path home, List<String> required) {
         Set<Path> dirs = new LinkedHashSet<>();
         for (String var : List.of("CUDA_HOME", "CUDA_PATH")) {
             String v = env.get(var);
@@ -92,10 +129,10 @@ public final class CudaLibraries {
         dirs.add(root.resolve("usr/lib64"));
         List<Path> searched = dirs.stream().filter(Files::isDirectory).toList();
         Map<String, Path> found = new LinkedHashMap<>();
-        for (String lib : REQUIRED) {
+        for (String lib : required) {
             searched.stream().filter(d -> Files.exists(d.resolve(lib))).findFirst().ifPresent(d -> found.put(lib, d));
         }
-        return new CudaLibraries(searched, found);
+        return new CudaLibraries(required, searched, found);
     }
 
     /** The {@code python3.*}/{@code site-packages} and {@code dist-packages} folders under {@code lib}. */
@@ -134,7 +171,7 @@ public final class CudaLibraries {
 
     /** The required libraries found nowhere. */
     public List<String> missing() {
-        return REQUIRED.stream().filter(lib -> !found.containsKey(lib)).toList();
+        return required.stream().filter(lib -> !found.containsKey(lib)).toList();
     }
 
     /** The folders that hold at least one required library, in search order (JavaCPP's preload path). */

@@ -42,7 +42,7 @@ public final class Natives {
         if (loaded) {
             return;
         }
-        if (Natives.class.getResource(NATIVE_FOLDERS[0]) != null) {
+        if (Natives.class.getResource(NATIVE_FOLDERS[0]) != null || gpuNativesInPreloadPath()) {
             addCudaFoldersToPreloadPath();
         }
         for (String folder : NATIVE_FOLDERS) {
@@ -58,6 +58,24 @@ public final class Natives {
         }
         Loader.load(org.bytedeco.pytorch.global.torch.class);
         loaded = true;
+    }
+
+    /** JavaCPP's preload path as the JVM started with it, before {@link #load()} adds CUDA's folders. */
+    private static final String INITIAL_PRELOAD_PATH = System.getProperty(PRELOAD_PATH, "");
+
+    /**
+     * The folders of JavaCPP's preload path ({@code org.bytedeco.javacpp.platform.preloadpath}) as the JVM started
+     * with it, where the offline bundle puts its unpacked natives (native-notes/offline-bundle.md); not the CUDA
+     * folders {@link #load()} adds.
+     */
+    static List<Path> preloadFolders() {
+        String path = INITIAL_PRELOAD_PATH;
+        return java.util.Arrays.stream(path.split(File.pathSeparator)).filter(s -> !s.isBlank()).map(Path::of).toList();
+    }
+
+    /** Whether libtorch's CUDA build lies unpacked in a folder of JavaCPP's preload path, as in the offline bundle. */
+    private static boolean gpuNativesInPreloadPath() {
+        return preloadFolders().stream().anyMatch(dir -> java.nio.file.Files.exists(dir.resolve("libtorch_cuda.so")));
     }
 
     /**

@@ -6,8 +6,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.bytedeco.javacpp.Loader;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -51,6 +53,23 @@ class CudaLibrariesTest {
         CudaLibraries none = CudaLibraries.locate(Map.of(), root, root.resolve("home"));
         assertEquals(CudaLibraries.REQUIRED, none.missing());
         assertEquals(List.of(), none.folders());
+    }
+
+    @Test
+    void cudaRedistLibrariesAreRequiredWhereDropkitsNativesLackThem() throws IOException {
+        Path wheel = libs("usr/lib/python3/dist-packages/nvidia/cufft/lib", "libcufft.so.12");
+        List<String> required = new ArrayList<>(CudaLibraries.REQUIRED);
+        required.addAll(CudaLibraries.REDIST);
+        CudaLibraries found = CudaLibraries.locate(Map.of(), root, root.resolve("home"), required);
+        assertEquals(wheel, found.found().get("libcufft.so.12"));
+        assertEquals(List.of(wheel), found.folders(), "the wheel's folder goes to JavaCPP's preload path");
+        assertEquals(required.size() - 1, found.missing().size());
+
+        // cuda-redist's natives jar on the classpath (the GPU build) brings them; the CPU build and the offline
+        // bundle (natives unpacked without cuda-redist) need them from the machine
+        boolean redist = CudaLibraries.class.getResource("/org/bytedeco/cuda/" + Loader.getPlatform()
+                + "/libcudart.so.13") != null;
+        assertEquals(redist ? CudaLibraries.REQUIRED : required, CudaLibraries.required());
     }
 
     @Test

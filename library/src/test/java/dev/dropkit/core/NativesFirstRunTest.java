@@ -36,7 +36,8 @@ class NativesFirstRunTest {
     @Test
     void cudaLibrariesLinkOnAFreshCache(@TempDir Path cache) throws IOException, InterruptedException {
         assumeTrue(NativesFirstRunTest.class.getResource("/org/bytedeco/pytorch/" + Loader.getPlatform() + "-gpu/")
-                != null, "skipped: the CPU-only natives are on the classpath (-Pcpu), which have no CUDA libraries");
+                != null, "skipped: no natives jar of libtorch's CUDA build on the classpath (the CPU-only natives of -Pcpu,"
+                + " or the offline bundle, whose natives are unpacked already)");
         Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-Dorg.bytedeco.javacpp.logger.debug=true",
                 "-Dorg.bytedeco.javacpp.cachedir=" + cache, "-cp", System.getProperty("java.class.path"),

@@ -75,4 +75,19 @@ class ExamplesCliTest {
     void unknownCommandsFail() {
         assertTrue(ExamplesCli.run("frobnicate") != 0);
     }
+
+    /** On the bundled subset the demo keeps the notebook's 60 steps an epoch, and both arms learn (issue 19). */
+    @Test
+    void theDemoOnTheBundledSubsetScalesItsBatchAndBothArmsReachSeventyPercent(@org.junit.jupiter.api.io.TempDir
+            java.nio.file.Path out) {
+        String log = capture(() -> assertEquals(0, ExamplesCli.run("demo", "--device", "cpu", "--progress", "none",
+                "--data-dir", java.nio.file.Path.of("data", "fashion-mnist-subset").toString(), "--out", out.toString())));
+        assertTrue(log.contains("6000 training images: batch 100 keeps the notebook's 60 steps an epoch"), log);
+        assertTrue(log.contains("apt-get install dataset-fashion-mnist"), log);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(
+                "final \\(epoch 10\\): dropout test/acc=(0\\.\\d+) .* no-dropout test/acc=(0\\.\\d+) ").matcher(log);
+        assertTrue(m.find(), log);
+        assertTrue(Double.parseDouble(m.group(1)) >= 0.70, "dropout arm: " + m.group(1));
+        assertTrue(Double.parseDouble(m.group(2)) >= 0.70, "no-dropout arm: " + m.group(2));
+    }
 }

@@ -1,5 +1,6 @@
 package dev.dropkit.examples.notebook;
 
+import dev.dropkit.core.Checks;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.TorchInfo;
@@ -53,8 +54,12 @@ public final class DropoutNotebookDemo implements Callable<Integer> {
     @Option(names = "--lr", description = "SGD learning rate (default: ${DEFAULT-VALUE}).")
     double lr = 0.1;
 
-    @Option(names = "--batch-size", description = "Mini-batch size (default: ${DEFAULT-VALUE}).")
-    int batchSize = 1000;
+    /** The notebook's 60,000 images in batches of 1000: 60 SGD steps an epoch. */
+    static final int NOTEBOOK_STEPS_PER_EPOCH = 60;
+
+    @Option(names = "--batch-size", description = "Mini-batch size (default: the notebook's 1000 on the full 60,000"
+            + " images; on fewer, scaled to keep its 60 steps an epoch, e.g. 100 on the bundled 6,000).")
+    Integer batchSize;
 
     @Mixin
     DataDirOption dataDir = new DataDirOption();
@@ -84,7 +89,7 @@ public final class DropoutNotebookDemo implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        dev.dropkit.core.Checks.positive("hidden width (-H)", hidden);
+        Checks.positive("hidden width (-H)", hidden);
         GyroDropoutOptions gyroOptions = gyro == null ? null : gyroOptions(); // a bad --gyro fails before training
         Device dev = device.resolve();
         Path out = output.dir();
@@ -97,6 +102,14 @@ public final class DropoutNotebookDemo implements Callable<Integer> {
         List<TrainingHistory> runs = new ArrayList<>();
         try (IdxDataset train = IdxDataset.load(source.dir(), Split.TRAIN);
                 IdxDataset test = IdxDataset.load(source.dir(), Split.TEST)) {
+            int samples = trainLimit > 0 ? Math.min(trainLimit, train.size()) : train.size();
+            int batchSize = this.batchSize != null ? (int) Checks.positive("--batch-size", this.batchSize)
+                    : Math.max(1, Math.round(samples / (float) NOTEBOOK_STEPS_PER_EPOCH));
+            if (source.kind() == DataSource.Kind.BUNDLED_SUBSET || samples < 60_000 && this.batchSize == null) {
+                System.out.printf(Locale.ROOT, "%d training images: batch %d keeps the notebook's %d steps an epoch."
+                        + " The full 60,000: apt-get install dataset-fashion-mnist, or --data-dir DIR%n", samples,
+                        batchSize, NOTEBOOK_STEPS_PER_EPOCH);
+            }
             Batches trainBatches = Batches.builder(train).batchSize(batchSize).shuffle(true).seed(seed)
                     .device(dev).normalization(Normalization.UNIT).flatten(true).limit(trainLimit).build();
             Batches testBatches = Batches.builder(test).batchSize(Math.max(batchSize, 1000)).shuffle(false)

@@ -90,4 +90,13 @@ class ExamplesCliTest {
         assertTrue(Double.parseDouble(m.group(1)) >= 0.70, "dropout arm: " + m.group(1));
         assertTrue(Double.parseDouble(m.group(2)) >= 0.70, "no-dropout arm: " + m.group(2));
     }
+
+    @Test
+    void theDemoRunsTheNotebooksSharedMaskOnRequest(@org.junit.jupiter.api.io.TempDir java.nio.file.Path out) {
+        String log = capture(() -> assertEquals(0, ExamplesCli.run("demo", "--shared-mask", "--epochs", "1", "-H", "32",
+                "--train-limit", "300", "--test-limit", "100", "--device", "cpu", "--progress", "none", "--data-dir",
+                java.nio.file.Path.of("data", "fashion-mnist-subset").toString(), "--out", out.toString())));
+        assertTrue(log.contains("Dropout(p=0.1, mode=classic, shared_across_batch), Dropout(p=0.2, mode=classic,"
+                + " shared_across_batch)"), log);
+    }
 }

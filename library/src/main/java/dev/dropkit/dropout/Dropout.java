@@ -23,6 +23,7 @@ import org.bytedeco.pytorch.Tensor;
 public class Dropout extends DropoutImpl {
     private final double p;
     private final DropoutMode mode;
+    private final boolean sharedAcrossBatch;
 
     /** Inverted dropout with drop probability {@code p} in [0, 1]. */
     public Dropout(double p) {
@@ -35,9 +36,19 @@ public class Dropout extends DropoutImpl {
      * @throws IllegalArgumentException if {@code p} is outside [0, 1] or not finite, or mode is null
      */
     public Dropout(double p, DropoutMode mode) {
+        this(p, mode, false);
+    }
+
+    /**
+     * Dropout whose mask, in training, is drawn once per feature and shared by the whole batch (the
+     * notebook's {@code Dropout1D}) when {@code sharedAcrossBatch}; see
+     * {@link DropoutOps#dropout(Tensor, double, DropoutMode, boolean, boolean)}.
+     */
+    public Dropout(double p, DropoutMode mode, boolean sharedAcrossBatch) {
         super(Checks.probability("p", p));
         this.p = p;
         this.mode = Checks.notNull("mode", mode);
+        this.sharedAcrossBatch = sharedAcrossBatch;
     }
 
     /** A dropout in the paper's classic form, given the keep probability the notebook calls {@code p}. */
@@ -48,7 +59,7 @@ public class Dropout extends DropoutImpl {
     /** Applies dropout according to this module's training flag. */
     @Override
     public Tensor forward(Tensor input) {
-        return DropoutOps.dropout(input, p, mode, is_training());
+        return DropoutOps.dropout(input, p, mode, is_training(), sharedAcrossBatch);
     }
 
     /** Drop probability. */
@@ -61,8 +72,13 @@ public class Dropout extends DropoutImpl {
         return mode;
     }
 
+    /** Whether one mask per feature is shared by every sample of a batch. */
+    public boolean sharedAcrossBatch() {
+        return sharedAcrossBatch;
+    }
+
     @Override
     public String toString() {
-        return "Dropout(p=" + p + ", mode=" + mode.id() + ")";
+        return "Dropout(p=" + p + ", mode=" + mode.id() + (sharedAcrossBatch ? ", shared_across_batch" : "") + ")";
     }
 }

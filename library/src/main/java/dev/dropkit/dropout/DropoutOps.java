@@ -33,6 +33,17 @@ public final class DropoutOps {
      * @throws IllegalArgumentException if {@code p} is outside [0, 1] or not finite
      */
     public static Tensor dropout(Tensor input, double p, DropoutMode mode, boolean training) {
+        return dropout(input, p, mode, training, false);
+    }
+
+    /**
+     * Dropout whose mask is drawn once per feature and shared by every sample of the batch (dimension 0),
+     * as the Dropout notebook's {@code Dropout1D} does: a dropped feature is dropped for the whole batch.
+     * With {@code sharedAcrossBatch == false} this is {@link #dropout(Tensor, double, DropoutMode, boolean)}.
+     *
+     * @throws IllegalArgumentException as the four-argument form, or for a shared mask on a 0-dimensional input
+     */
+    public static Tensor dropout(Tensor input, double p, DropoutMode mode, boolean training, boolean sharedAcrossBatch) {
         Checks.probability("p", p);
         Checks.notNull("mode", mode);
         Checks.notNull("input", input);
@@ -41,6 +52,9 @@ public final class DropoutOps {
         }
         if (p == 0.0) {
             return input;
+        }
+        if (sharedAcrossBatch && training && p < 1.0) {
+            return input.mul(sharedMask(input, 1.0 - p, mode));
         }
         if (mode == DropoutMode.INVERTED) {
             return training ? torch.dropout(input, p, true) : input;
@@ -54,5 +68,19 @@ public final class DropoutOps {
         }
         Tensor mask = torch.empty_like(input).bernoulli_(keep, new org.bytedeco.pytorch.GeneratorOptional());
         return input.mul(mask);
+    }
+
+    /** A Bernoulli({@code keep}) mask of shape [1, rest of input], scaled by 1/keep in inverted mode. */
+    private static Tensor sharedMask(Tensor input, double keep, DropoutMode mode) {
+        if (input.dim() < 1) {
+            throw new IllegalArgumentException("a mask shared across the batch needs a batch dimension, got a "
+                    + "0-dimensional input");
+        }
+        if (input.size(0) == 0) {
+            return torch.ones_like(input); // an empty batch: nothing to drop
+        }
+        // [1, rest of input] on the input's device and dtype, broadcast over the batch by the multiply
+        Tensor mask = torch.empty_like(input.narrow(0, 0, 1)).bernoulli_(keep, new org.bytedeco.pytorch.GeneratorOptional());
+        return mode == DropoutMode.INVERTED ? mask.div_(new Scalar(keep)) : mask;
     }
 }

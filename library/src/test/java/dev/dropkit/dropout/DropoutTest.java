@@ -220,4 +220,38 @@ class DropoutTest {
         assertTrue(net.forward(x).equal(net.fc.forward(x)), "eval is the identity");
         assertEquals(2, net.named_children().size());
     }
+
+    /** The notebook's Dropout1D: one mask per feature, the same for every row of the batch (issue 19). */
+    @ParameterizedTest
+    @ValueSource(strings = {"inverted", "classic"})
+    void aSharedMaskDropsTheSameFeaturesInEveryRow(String modeId) {
+        DropoutMode mode = DropoutMode.parse(modeId);
+        double p = 0.3;
+        Dropout drop = new Dropout(p, mode, true);
+        assertEquals("Dropout(p=0.3, mode=" + modeId + ", shared_across_batch)", drop.toString());
+        drop.train(true);
+        Seeds.seed(5);
+        int rows = 64;
+        int features = 4096;
+        Tensor x = torch.rand(rows, features).add(new Scalar(0.5)); // no zeros of its own
+        Tensor y = drop.forward(x);
+        Tensor kept = y.ne(new Scalar(0)).to(torch.ScalarType.Float); // [rows, features]
+        Tensor first = kept.narrow(0, 0, 1).expand(rows, features);
+        assertTrue(kept.equal(first), "every row keeps exactly the features row 0 keeps");
+        // kept values: x / (1 - p) in inverted mode, x itself in classic mode, exactly where the mask is 1
+        double scale = mode == DropoutMode.INVERTED ? 1.0 / (1.0 - p) : 1.0;
+        Tensor expected = x.mul(kept).mul(new Scalar((float) scale));
+        assertTrue(y.allclose(expected, 1e-6, 0, false), "kept values scaled as the mode says");
+        // the fraction of features dropped is Binomial(features, p): within 5 standard deviations
+        double dropped = 1.0 - kept.narrow(0, 0, 1).mean().item_double();
+        double sigma = Math.sqrt(p * (1 - p) / features);
+        assertTrue(Math.abs(dropped - p) < 5 * sigma, "dropped " + dropped + ", expected " + p + " +- " + 5 * sigma);
+        drop.eval();
+        Tensor evaluated = drop.forward(x);
+        assertTrue(evaluated.equal(mode == DropoutMode.INVERTED ? x : x.mul(new Scalar(1.0 - p))), "eval as unshared");
+        assertThrows(IllegalArgumentException.class, () -> {
+            drop.train(true);
+            drop.forward(torch.ones(new long[0]));
+        }, "a 0-dimensional input has no batch to share a mask across");
+    }
 }

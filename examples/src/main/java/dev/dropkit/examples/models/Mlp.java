@@ -27,6 +27,11 @@ public final class Mlp extends Module {
      * @param mode dropout mode
      */
     public Mlp(int in, int hidden, int depth, int classes, double[] dropP, DropoutMode mode) {
+        this(in, hidden, depth, classes, dropP, mode, false);
+    }
+
+    /** As {@link #Mlp(int, int, int, int, double[], DropoutMode)}, with masks shared across the batch if asked. */
+    public Mlp(int in, int hidden, int depth, int classes, double[] dropP, DropoutMode mode, boolean sharedMasks) {
         super("Mlp");
         if (dropP != null && dropP.length != depth) {
             throw new IllegalArgumentException("need " + depth + " drop probabilities, got " + dropP.length);
@@ -35,7 +40,7 @@ public final class Mlp extends Module {
         for (int i = 0; i < depth; i++) {
             layers.add(register_module("fc" + (i + 1), new LinearImpl(width, hidden)));
             if (dropP != null) {
-                dropouts.add(register_module("drop" + (i + 1), new Dropout(dropP[i], mode)));
+                dropouts.add(register_module("drop" + (i + 1), new Dropout(dropP[i], mode, sharedMasks)));
             }
             width = hidden;
         }
@@ -44,7 +49,16 @@ public final class Mlp extends Module {
 
     /** The notebook's model: three hidden layers, classic dropout keeping 0.9, then 0.8 and 0.8. */
     public static Mlp notebook(int hidden, boolean withDropout) {
-        return new Mlp(784, hidden, 3, 10, withDropout ? new double[] {0.1, 0.2, 0.2} : null, DropoutMode.CLASSIC);
+        return notebook(hidden, withDropout, false);
+    }
+
+    /**
+     * The notebook's model; with {@code sharedMasks} each dropout draws one mask per feature for the whole
+     * batch, as the notebook's {@code Dropout1D} does.
+     */
+    public static Mlp notebook(int hidden, boolean withDropout, boolean sharedMasks) {
+        return new Mlp(784, hidden, 3, 10, withDropout ? new double[] {0.1, 0.2, 0.2} : null, DropoutMode.CLASSIC,
+                sharedMasks);
     }
 
     /** Logits for a batch of flattened inputs. */

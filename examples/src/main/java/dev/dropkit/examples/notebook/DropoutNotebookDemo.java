@@ -82,6 +82,10 @@ public final class DropoutNotebookDemo implements Callable<Integer> {
     @Mixin
     ProgressOption progress = new ProgressOption();
 
+    @Option(names = "--shared-mask", description = "Draw each dropout mask once per feature and share it across the"
+            + " batch, exactly as the notebook's Dropout1D does (default: a mask per element).")
+    boolean sharedMask;
+
     @Option(names = "--gyro", arity = "0..1", fallbackValue = "256,16", paramLabel = "SIGMA,TAU",
             description = "Also train a third run whose dropouts are swapped for Gyro Dropout by surgery, each"
                     + " keeping its p (SIGMA,TAU default 256,16; needs at least SIGMA steps in all).")
@@ -122,7 +126,7 @@ public final class DropoutNotebookDemo implements Callable<Integer> {
             }
             for (String name : names) {
                 Seeds.seed(seed); // every run starts from the same initial weights
-                Mlp net = Mlp.notebook(hidden, !name.equals("no-dropout"));
+                Mlp net = Mlp.notebook(hidden, !name.equals("no-dropout"), sharedMask);
                 Trainer.Builder builder = Trainer.builder(TrainableModel.of(net, net::forward)).name(name)
                         .optimizer(Optimizers.sgd(lr)).epochs(epochs).seed(seed).device(dev).callback(Progress.training(progress.mode(), name, System.out))
                         .outputDir(out);

@@ -55,10 +55,7 @@ public final class JitCommand {
             JitModule module;
             try {
                 module = JitModels.load(model, device.resolve());
-            } catch (IllegalArgumentException e) {
-                System.err.println("dropkit jit inspect: " + e.getMessage());
-                return 2;
-            } catch (IOException e) { // missing, corrupt or not an archive: the user's file
+            } catch (IllegalArgumentException | IOException e) { // a bad value, or a missing/corrupt file
                 System.err.println("dropkit jit inspect: " + e.getMessage());
                 return 2;
             }
@@ -203,10 +200,7 @@ public final class JitCommand {
                     plan.add(m -> JitRewrites.dropout(m, p, mode, modules));
                 }
                 module = JitModels.load(model, device.resolve());
-            } catch (IllegalArgumentException e) {
-                System.err.println("dropkit jit rewrite: " + e.getMessage());
-                return 2;
-            } catch (IOException e) { // missing, corrupt or not an archive: the user's file
+            } catch (IllegalArgumentException | IOException e) { // a bad value, or a missing/corrupt file
                 System.err.println("dropkit jit rewrite: " + e.getMessage());
                 return 2;
             }

@@ -4,6 +4,7 @@ import dev.dropkit.core.Checks;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.NativeArchives;
 import dev.dropkit.core.NativeMemory;
+import dev.dropkit.core.OneDnn;
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.Tensors;
 import dev.dropkit.data.Batch;
@@ -113,7 +114,7 @@ public final class Trainer {
      */
     public TrainingHistory fit(BatchSource train, BatchSource eval) {
         Checks.notNull("train", train);
-        return withOneDnnAsConfigured(() -> fitEpochs(train, eval));
+        return OneDnn.with(oneDnn, () -> fitEpochs(train, eval));
     }
 
     private TrainingHistory fitEpochs(BatchSource train, BatchSource eval) {
@@ -211,29 +212,9 @@ public final class Trainer {
         return true;
     }
 
-    /**
-     * Runs {@code body} with libtorch's oneDNN (MKLDNN) CPU kernels switched as configured
-     * ({@link Builder#oneDnn(boolean)}), and puts the process-wide switch back afterwards.
-     */
-    private <T> T withOneDnnAsConfigured(java.util.function.Supplier<T> body) {
-        org.bytedeco.pytorch.Context context = torch.globalContext();
-        boolean before = context.userEnabledMkldnn();
-        boolean nnpackBefore = context.userEnabledNNPACK();
-        context.setUserEnabledMkldnn(oneDnn);
-        // without oneDNN, libtorch tries NNPACK for CPU convolutions and, on CPUs it does not support, prints
-        // "Could not initialize NNPACK! Reason: Unsupported hardware." for every convolution
-        context.setUserEnabledNNPACK(oneDnn && nnpackBefore);
-        try {
-            return body.get();
-        } finally {
-            context.setUserEnabledMkldnn(before);
-            context.setUserEnabledNNPACK(nnpackBefore);
-        }
-    }
-
     /** Loss and accuracy of the model in eval mode, without gradients. Leaves the model in eval mode. */
     public Evaluation evaluate(BatchSource eval) {
-        return withOneDnnAsConfigured(() -> evaluateBatches(eval));
+        return OneDnn.with(oneDnn, () -> evaluateBatches(eval));
     }
 
     private Evaluation evaluateBatches(BatchSource eval) {

@@ -226,14 +226,10 @@ class StochasticDepthTest {
     void fastModeInPlaceAdditionAndActivationMatchTheOutOfPlaceFormulation() {
         // blocks of 4 and 8 channels: oneDNN's backward pass returns garbage input gradients for those at
         // random (native-notes/onednn-small-channel-convolutions-go-nan.md), which made this test flaky
-        org.bytedeco.pytorch.Context context = torch.globalContext();
-        boolean oneDnn = context.userEnabledMkldnn();
-        context.setUserEnabledMkldnn(false);
-        try {
+        dev.dropkit.core.OneDnn.with(false, () -> {
             compareFastModeWithTheOutOfPlaceFormulation();
-        } finally {
-            context.setUserEnabledMkldnn(oneDnn);
-        }
+            return null;
+        });
     }
 
     private static void compareFastModeWithTheOutOfPlaceFormulation() {

@@ -1,6 +1,7 @@
 package dev.dropkit.cli.bundle;
 
 import dev.dropkit.cli.Progress;
+import dev.dropkit.core.AtomicFiles;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -107,7 +108,7 @@ final class Bundler {
             part = Files.createTempFile(out.getParent(), "." + out.getFileName() + ".", ".part");
             Files.setPosixFilePermissions(part, PosixFilePermissions.fromString("rw-r--r--")); // not the temp file's 600
             long raw = compress(staging, part);
-            Files.move(part, out, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            AtomicFiles.moveIntoPlace(part, out);
             part = null;
             log.printf(Locale.ROOT, "bundle: wrote %s: %s (%s unpacked) in %s%n", out, mb(Files.size(out)), mb(raw),
                     duration(start));

@@ -1,6 +1,7 @@
 package dev.dropkit.examples;
 
 import dev.dropkit.cli.DropkitCli;
+import dev.dropkit.examples.bench.BenchAll;
 import dev.dropkit.examples.bench.DropGradBenchmark;
 import dev.dropkit.examples.bench.DropoutBenchmark;
 import dev.dropkit.examples.bench.GyroDropoutBenchmark;
@@ -23,7 +24,7 @@ public final class ExamplesCli {
     /** Benchmarks that print ratios against a native baseline measured in the same run. */
     @Command(name = "bench", mixinStandardHelpOptions = true,
             description = "Benchmarks against libtorch baselines measured in the same run.",
-            subcommands = {DropoutBenchmark.class, GyroDropoutBenchmark.class, DropGradBenchmark.class,
+            subcommands = {BenchAll.class, DropoutBenchmark.class, GyroDropoutBenchmark.class, DropGradBenchmark.class,
                 JitBenchmark.class, StochasticDepthBenchmark.class})
     static final class Bench {}
 

@@ -88,6 +88,9 @@ public final class DropGradBenchmark implements Callable<Integer> {
             + " (default: ${DEFAULT-VALUE}).")
     String clock = "wall";
 
+    /** The ratios this run measured, for {@code bench all}. */
+    final BenchRows results = new BenchRows("dropgrad");
+
     private final ThreadMXBean cpuClock = ManagementFactory.getThreadMXBean();
     private boolean cpuTime;
 
@@ -228,6 +231,14 @@ public final class DropGradBenchmark implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "%-6s %9d %6.2f %9.3f %9.3f %7.3f %9.3f %7.3f %9.3f %7.3f%n", model, count,
                 rate, median(times[0]), median(times[1]), pairedRatio(times[1], times[0]), median(times[2]),
                 pairedRatio(times[2], times[0]), median(times[3]), pairedRatio(times[3], times[0]));
+        boolean held = rate > 0; // rate 0 shows what the machinery costs by itself: informational
+        boolean mlp = model.equals("mlp");
+        String what = String.format(Locale.ROOT, "%s rate %.2f: ", model, rate);
+        results.add(what + "hooks / none", pairedRatio(times[1], times[0]), dev, held ? "<= 1.08" : "",
+                held ? (mlp ? "<= 1.14" : "<= 1.10") : "");
+        results.add(what + "wrapper / none", pairedRatio(times[2], times[0]), dev, held ? "<= 1.08" : "",
+                held ? (mlp ? "<= 1.09" : "<= 1.02") : "");
+        results.add(what + "native floor / none", pairedRatio(times[3], times[0]), dev, "", "");
     }
 
     /** Times every variant once, rotating who goes first; hooks are attached around variant 1 only. */

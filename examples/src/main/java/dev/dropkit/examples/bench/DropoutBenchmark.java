@@ -40,6 +40,9 @@ public final class DropoutBenchmark implements Callable<Integer> {
     @Mixin
     DeviceOption device = DeviceOption.withDefault("auto");
 
+    /** The ratios this run measured, for {@code bench all}. */
+    final BenchRows results = new BenchRows("dropout");
+
     @Override
     public Integer call() {
         for (int m : sizesMillions) {
@@ -65,6 +68,8 @@ public final class DropoutBenchmark implements Callable<Integer> {
                         in -> torch.dropout(in, p, true), inverted::forward, classic::forward);
                 System.out.printf(Locale.ROOT, "%9dM %14.3f %14.3f %8.3f %14.3f %8.3f%n",
                         m, median(t[0]), median(t[1]), pairedRatio(t[1], t[0]), median(t[2]), pairedRatio(t[2], t[0]));
+                results.add("inverted / libtorch dropout, " + m + "M", pairedRatio(t[1], t[0]), dev, "<= 1.02", "<= 1.05");
+                results.add("classic / libtorch dropout, " + m + "M", pairedRatio(t[2], t[0]), dev, "<= 1.08", "<= 1.05");
             }
         }
         return 0;

@@ -58,6 +58,9 @@ public final class GyroDropoutBenchmark implements Callable<Integer> {
     @Mixin
     DeviceOption device = DeviceOption.withDefault("auto");
 
+    /** The ratios this run measured, for {@code bench all}. */
+    final BenchRows results = new BenchRows("gyro");
+
     /** Runs the benchmark on its own (the CLI wires it as {@code bench gyro}). */
     public static void main(String[] args) {
         System.exit(new CommandLine(new GyroDropoutBenchmark()).execute(args));
@@ -95,6 +98,8 @@ public final class GyroDropoutBenchmark implements Callable<Integer> {
                 System.out.printf(Locale.ROOT, "%-18s %12.3f %12.3f %12.3f %10.3f %10.3f%n",
                         label(shape), median(t[0]), median(t[1]), median(t[2]), pairedRatio(t[2], t[0]),
                         pairedRatio(t[2], t[1]));
+                results.add("gyro / libtorch dropout, " + label(shape), pairedRatio(t[2], t[0]), dev, "<= 0.95",
+                        "<= 0.15");
             }
         }
         return 0;

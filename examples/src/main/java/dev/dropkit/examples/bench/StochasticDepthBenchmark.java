@@ -76,6 +76,9 @@ public final class StochasticDepthBenchmark implements Callable<Integer> {
     @Mixin
     DeviceOption device = DeviceOption.withDefault("auto");
 
+    /** The ratios this run measured, for {@code bench all}. */
+    final BenchRows results = new BenchRows("stochastic-depth");
+
     /** One network being timed. */
     private record Config(String method, double rate, String distribution, ResNet net, Optimizer optimizer) {}
 
@@ -147,8 +150,31 @@ public final class StochasticDepthBenchmark implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "%-12s %6s %-8s %10.2f %8.3f %8s%n", c.method(),
                     k == 0 ? "-" : String.format(Locale.ROOT, "%.2f", c.rate()), k == 0 ? "-" : c.distribution(),
                     median(times[k]) / steps, median(ratios[k]), target);
+            if (k > 0) {
+                results.add(String.format(Locale.ROOT, "%s %s w%d b%d: %s %.2f %s / none", lay.name().toLowerCase(Locale.ROOT),
+                        size + "px", width, batch, c.method(), c.rate(), c.distribution()), median(ratios[k]), dev,
+                        cudaTarget(c), cpuTarget(c));
+            }
         }
         return 0;
+    }
+
+    /** Issue 16's targets: sample-wise at most 3% over none, block-wise cheaper than none, the fast mode under 0.9 at rate 0.5. */
+    private static String cudaTarget(Config c) {
+        return switch (c.method()) {
+            case "sample" -> "<= 1.03";
+            case "block" -> "< 1.0";
+            default -> c.rate() >= 0.5 ? "< 0.9" : "";
+        };
+    }
+
+    /** The CPU's figures before the CUDA redesign, plus noise. */
+    private static String cpuTarget(Config c) {
+        return switch (c.method()) {
+            case "sample" -> "<= 1.08";
+            case "block" -> "< 1.0";
+            default -> "<= 1.2";
+        };
     }
 
     private Config config(double rate, DepthMethod method, ResNet.Layout lay, DropDistribution dist, Device dev) {

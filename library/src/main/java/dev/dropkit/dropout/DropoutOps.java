@@ -1,9 +1,12 @@
 package dev.dropkit.dropout;
 
 import dev.dropkit.core.Checks;
+import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
 
 /**
  * The functional form of dropout. Random masks come from libtorch's default generator on the input's
@@ -66,7 +69,11 @@ public final class DropoutOps {
         if (p == 1.0) {
             return input.mul(new Scalar(0.0));
         }
-        Tensor mask = torch.empty_like(input).bernoulli_(keep, new org.bytedeco.pytorch.GeneratorOptional());
+        // A one-byte mask: the multiply reads it and promotes to the input's type in the same kernel, and so
+        // does the backward. Fwd+bwd then moves about as many bytes as libtorch's fused dropout (9 bytes per
+        // element each way) instead of 14 with a float mask.
+        Tensor mask = torch.empty_like(input, new TensorOptions(ScalarType.Bool), new MemoryFormatOptional())
+                .bernoulli_(keep, new org.bytedeco.pytorch.GeneratorOptional());
         return input.mul(mask);
     }
 

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.dropkit.core.Seeds;
 import dev.dropkit.core.Tensors;
+import dev.dropkit.testing.CudaSyncs;
 import dev.dropkit.testing.NativeScopePerTest;
 import dev.dropkit.testing.TestDevices;
 import org.bytedeco.pytorch.Device;
@@ -112,6 +113,37 @@ class DropoutTest {
             Tensor keptGrad = grad.masked_select(dropped.logical_not());
             assertEquals(keptGrad.numel(), keptGrad.eq(new Scalar(scale)).sum().item_long(),
                     mode + ": kept gradient is exactly " + scale);
+        }
+    }
+
+    /** The one-byte classic mask must not leak into the result: the output and gradient keep the input's type. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.dropkit.testing.TestDevices#names")
+    void classicKeepsTheInputsTypeForOutputAndGradient(String name) {
+        Device dev = TestDevices.device(name);
+        for (torch.ScalarType type : new torch.ScalarType[] {torch.ScalarType.Float, torch.ScalarType.Double}) {
+            Tensor x = positive(dev, 1000).to(type).requires_grad_(true);
+            Tensor y = DropoutOps.dropout(x, 0.3, DropoutMode.CLASSIC, true);
+            y.sum().backward();
+            assertEquals(type.value, y.scalar_type().value, "output type"); // native enums compare by value
+            assertEquals(type.value, x.grad().scalar_type().value, "gradient type");
+        }
+    }
+
+    /** A training step's dropout on CUDA queues its kernels and never waits for the GPU. */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = "cuda")
+    void forwardAndBackwardDoNotSynchronizeOnCuda(String name) {
+        Device dev = TestDevices.device(name);
+        Tensor x = positive(dev, 1 << 16).requires_grad_(true);
+        for (DropoutMode mode : DropoutMode.values()) {
+            for (boolean shared : new boolean[] {false, true}) {
+                CudaSyncs.assertNoSync(mode + (shared ? " shared" : ""), () -> {
+                    for (int step = 0; step < 3; step++) {
+                        DropoutOps.dropout(x.view(256, 256), 0.3, mode, true, shared).sum().backward();
+                    }
+                });
+            }
         }
     }
 

@@ -17,7 +17,8 @@ import java.util.concurrent.TimeUnit;
  * {@code python3-torch}). Tests that need them are skipped, with the reason, where it is missing.
  */
 public final class JitFixtures {
-    public static final Path PYTHON = Path.of("/usr/bin/python3");
+    /** Debian's interpreter, or the one {@code DROPKIT_PYTHON} names (a virtual environment's, on a GPU node). */
+    public static final Path PYTHON = Path.of(System.getenv().getOrDefault("DROPKIT_PYTHON", "/usr/bin/python3"));
 
     private static Boolean torchAvailable;
     private static Path generated;
@@ -38,8 +39,8 @@ public final class JitFixtures {
 
     /** Skips the calling test unless Debian's PyTorch is there. */
     public static void assumeTorch() {
-        assumeTrue(Files.isExecutable(PYTHON), "skipped: /usr/bin/python3 is missing (install python3-torch)");
-        assumeTrue(torchAvailable(), "skipped: /usr/bin/python3 cannot import torch (install python3-torch)");
+        assumeTrue(Files.isExecutable(PYTHON), "skipped: " + PYTHON + " is missing (install python3-torch)");
+        assumeTrue(torchAvailable(), "skipped: " + PYTHON + " cannot import torch (install python3-torch)");
     }
 
     /**
@@ -68,7 +69,7 @@ public final class JitFixtures {
         if (torchvisionAvailable == null) {
             torchvisionAvailable = run(null, "-c", "import torchvision").exitCode() == 0;
         }
-        assumeTrue(torchvisionAvailable, "skipped: /usr/bin/python3 cannot import torchvision (install python3-torchvision)");
+        assumeTrue(torchvisionAvailable, "skipped: " + PYTHON + " cannot import torchvision (install python3-torchvision)");
     }
 
     /**

@@ -13,8 +13,11 @@ import java.util.List;
  * classes it compiles, so a script fed on standard input or with {@code -c} cannot export.
  */
 public final class PythonScripts {
-    /** Debian's interpreter: {@code python3} on a developer's PATH may be one without torch (native-notes). */
-    public static final Path PYTHON = Path.of("/usr/bin/python3");
+    /**
+     * Debian's interpreter ({@code python3} on a developer's PATH may be one without torch), or the one
+     * {@code DROPKIT_PYTHON} names, e.g. a virtual environment's.
+     */
+    public static final Path PYTHON = Path.of(System.getenv().getOrDefault("DROPKIT_PYTHON", "/usr/bin/python3"));
 
     private PythonScripts() {}
 

@@ -21,7 +21,7 @@ import org.bytedeco.pytorch.Tensor;
  * }</pre>
  */
 public class Dropout extends DropoutImpl {
-    private final double p;
+    private volatile double p;
     private final DropoutMode mode;
     private final boolean sharedAcrossBatch;
 
@@ -65,6 +65,15 @@ public class Dropout extends DropoutImpl {
     /** Drop probability. */
     public double p() {
         return p;
+    }
+
+    /**
+     * Changes the drop probability from the next forward on (schedules: early or late dropout, ramps).
+     *
+     * @throws IllegalArgumentException if {@code p} is outside [0, 1] or not finite
+     */
+    public void setP(double p) {
+        this.p = Checks.probability("p", p);
     }
 
     /** Where the {@code 1/(1-p)} correction is applied. */

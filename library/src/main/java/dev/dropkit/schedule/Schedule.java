@@ -15,6 +15,7 @@ import dev.dropkit.core.Checks;
  * <pre>{@code
  * Schedule warm = Schedule.linearWarmup(0.0, 0.1, 1000);    // 0 -> 0.1 over the first 1000 steps
  * Schedule decay = Schedule.cosine(0.2, 0.0);               // 0.2 -> 0 over the run
+ * Schedule early = Schedule.early(0.1, 0.2);                // dropout 0.1 for the first fifth, then none
  * Schedule custom = Schedule.of((step, epoch) -> epoch < 5 ? 0.1 : 0.05);
  * }</pre>
  */
@@ -90,6 +91,33 @@ public interface Schedule {
         return checked("cosine(" + from + " -> " + to + " over " + totalSteps + " steps)",
                 (step, epoch, progress) -> step >= totalSteps ? to
                         : to + (from - to) * (1 + Math.cos(Math.PI * step / totalSteps)) / 2);
+    }
+
+    /**
+     * {@code value} for the first {@code untilProgress} of the run, then 0: early dropout (Liu et al. 2023,
+     * "Dropout Reduces Underfitting"), which regularizes only while the model is far from its data.
+     */
+    static Schedule early(double value, double untilProgress) {
+        finite("value", value);
+        Checks.probability("untilProgress", untilProgress);
+        return checked("early(" + value + " until " + untilProgress + " of the run)",
+                (step, epoch, progress) -> progress < untilProgress ? value : 0.0);
+    }
+
+    /** 0 until {@code fromProgress} of the run, then {@code value}: late dropout, for when the model starts to overfit. */
+    static Schedule late(double value, double fromProgress) {
+        finite("value", value);
+        Checks.probability("fromProgress", fromProgress);
+        return checked("late(" + value + " from " + fromProgress + " of the run)",
+                (step, epoch, progress) -> progress >= fromProgress ? value : 0.0);
+    }
+
+    /** A straight line from {@code from} at the start of the run to {@code to} at its end, by progress. */
+    static Schedule linear(double from, double to) {
+        finite("from", from);
+        finite("to", to);
+        return checked("linear(" + from + " -> " + to + " over the run)",
+                (step, epoch, progress) -> from + (to - from) * progress);
     }
 
     /** Any function of the step and the epoch; its arguments are validated, its values left to the consumer. */

@@ -121,6 +121,7 @@ public final class Trainer {
         TrainingContext ctx = new TrainingContext(model, optimizer, device, epochs, train.batchesPerEpoch(),
                 accumulationSteps);
         ctx.globalStep = globalStep;
+        ctx.history = history;
         callbacks.forEach(c -> c.onTrainBegin(ctx));
         for (int epoch = history.epochs().size(); epoch < epochs; epoch++) {
             ctx.epoch = epoch;
@@ -368,6 +369,13 @@ public final class Trainer {
                         + String.valueOf(e.getMessage()).lines().findFirst().orElse(""), e));
             }
         }));
+        if (outputDir != null) { // the per-step values the interrupted run wrote until its checkpoint
+            try {
+                history.readSteps(outputDir, "metrics-" + history.name(), globalStep);
+            } catch (IOException | RuntimeException e) { // a log, not state: the run goes on without the old rows
+                LOG.log(System.Logger.Level.WARNING, "earlier per-step values not restored: " + e.getMessage());
+            }
+        }
     }
 
     /** {@code archive}'s bytes, in memory. */

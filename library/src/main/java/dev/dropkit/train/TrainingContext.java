@@ -1,5 +1,7 @@
 package dev.dropkit.train;
 
+import dev.dropkit.core.Checks;
+
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Optimizer;
 
@@ -17,6 +19,7 @@ public final class TrainingContext {
     int epoch;
     int step;
     long globalStep;
+    TrainingHistory history; // where log() records; null outside a Trainer's run
 
     TrainingContext(TrainableModel model, Optimizer optimizer, Device device, int epochs, int batchesPerEpoch,
             int accumulationSteps) {
@@ -86,6 +89,17 @@ public final class TrainingContext {
     /** Optimizer steps in the whole run. */
     public long totalSteps() {
         return (long) epochs * optimizerStepsPerEpoch();
+    }
+
+    /**
+     * Logs a value for the current optimizer step under {@code name} (a regularizer's current rate, say):
+     * the run's history keeps it, and the trainer writes it to {@code metrics-<run>-steps.csv}.
+     */
+    public void log(String name, double value) {
+        Checks.notNull("name", name);
+        if (history != null) {
+            history.log(globalStep, epoch, name, value);
+        }
     }
 
     /** Fraction of training done, in [0, 1): what warm-ups and schedules read. */

@@ -3,6 +3,7 @@ package dev.dropkit.depth;
 import dev.dropkit.core.Checks;
 import dev.dropkit.surgery.ModuleSlot;
 import dev.dropkit.surgery.ModuleSurgery;
+import dev.dropkit.surgery.NativeContainers;
 import dev.dropkit.surgery.SurgeryReport;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -114,7 +115,13 @@ public final class StochasticDepthSurgery {
             }
         }
         if (near.isEmpty() || near.size() == ModuleSurgery.slots(model).size()) {
-            return "; none found";
+            List<String> containers = NativeContainers.nativeContainers(model);
+            return "; none found" + (containers.isEmpty() ? "" : ". The model holds libtorch containers ("
+                    + String.join(", ", containers.stream().map(p -> p.isEmpty() ? "the root" : p).toList())
+                    + "), whose blocks are plain libtorch modules, never a ResidualBlock: convert them with"
+                    + " NativeContainers.convert(model, mapper), with a Mapper that builds ResidualBlocks (for"
+                    + " example dev.dropkit.nn.Residual.of(node.asSequential()) for a residual branch), and apply"
+                    + " stochastic depth to the model it returns");
         }
         return "; these match but do not implement ResidualBlock: " + String.join(", ", near);
     }

@@ -1,6 +1,7 @@
 package dev.dropkit.nn;
 
 import dev.dropkit.core.Checks;
+import dev.dropkit.core.Modules;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -51,7 +52,10 @@ public abstract class Children extends Module {
         return modules.size();
     }
 
-    /** Child {@code i}: the Java object, or the layer class of a libtorch module. */
+    /**
+     * Child {@code i}: the Java object, or for a libtorch layer its layer class ({@code LinearImpl}, ...), a
+     * cast that owns nothing: call it, do not register it elsewhere (use {@link #entries()} for that).
+     */
     public Module get(int i) {
         return modules.get(i);
     }
@@ -71,11 +75,18 @@ public abstract class Children extends Module {
         return Collections.unmodifiableList(names);
     }
 
-    /** The children by name, in order. */
+    /**
+     * The children by name, in order, as handles that may be registered again (in another container, or by
+     * {@link Residual#of(Children)}): the Java objects of modules written in Java, and for libtorch layers
+     * handles from {@code named_children()}, which share the module's ownership. The layer-class casts
+     * {@link #get} returns own nothing and must not be registered anywhere (native-notes/native-module-casts.md).
+     */
     public Map<String, Module> entries() {
+        Map<String, Module> views = Modules.namedChildren(this);
         Map<String, Module> out = new LinkedHashMap<>();
         for (int i = 0; i < names.size(); i++) {
-            out.put(names.get(i), modules.get(i));
+            Module m = modules.get(i);
+            out.put(names.get(i), m.getClass().getName().startsWith("org.bytedeco.") ? views.get(names.get(i)) : m);
         }
         return out;
     }

@@ -134,7 +134,7 @@ public final class NativeContainers {
             String why = slot.whyNotReplaceableBy(converted.getClass());
             if (why != null) {
                 throw new IllegalArgumentException(slot.path() + " (" + slot.nativeType() + ") cannot be converted: "
-                        + why);
+                        + advice(why, converted));
             }
             swaps.put(slot, converted);
         }
@@ -212,8 +212,7 @@ public final class NativeContainers {
             String why = container.whyNotReplaceableBy(converted.getClass());
             if (why != null) {
                 report.warn(container.path() + " (" + container.nativeType() + ") not converted to a Java container: "
-                        + why + " (declare it as " + converted.getClass().getName() + ", or convert the model with"
-                        + " NativeContainers.convert first)");
+                        + advice(why, converted));
                 continue;
             }
             String before = container.nativeType();
@@ -223,11 +222,19 @@ public final class NativeContainers {
         java.lang.ref.Reference.reachabilityFence(root);
     }
 
+    /** {@code why} a reference cannot hold the Java container, with what to declare instead. */
+    private static String advice(String why, Module converted) {
+        int hint = why.indexOf("; declare it with a wider type");
+        String base = hint < 0 ? why : why.substring(0, hint);
+        return base + "; declare it as " + converted.getClass().getName() + " (or Module) and build it as one, or"
+                + " assign it NativeContainers.convert(container)";
+    }
+
     private static Module build(String path, Module module, Mapper mapper) {
         String type = module.name().getString();
         Map<String, Module> children = new LinkedHashMap<>();
         boolean container = CONTAINERS.contains(type) && isNative(module);
-        if (container) {
+        if (container || !NativeCasts.castable(type)) { // a plain or unknown module: its children for the mapper
             Modules.namedChildren(module).forEach((name, child) -> children.put(name,
                     isNative(child) ? build(path.isEmpty() ? name : path + "." + name, child, mapper) : child));
         }

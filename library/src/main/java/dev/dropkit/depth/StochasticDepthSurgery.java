@@ -43,7 +43,10 @@ public final class StochasticDepthSurgery {
      * @return what changed (paths, before and after), with warnings for targets that could not be
      *     replaced (a Java field of a type too narrow for the wrapper, an unmodifiable list). Blocks held
      *     only by a native container are not found at all: libtorch hands back plain {@code Module}
-     *     views, which are never a {@link ResidualBlock}, so hold blocks in Java fields or lists.
+     *     views, which are never a {@link ResidualBlock}, so hold blocks in Java fields or lists, or convert
+     *     a model built from libtorch's containers with {@code NativeContainers.convert(model, mapper)} and
+     *     a mapper that builds residual blocks ({@link dev.dropkit.nn.Residual}); the error says so when the
+     *     model holds such containers.
      * @throws IllegalArgumentException if the model has no target block, naming what was looked for
      */
     public static SurgeryReport apply(Module model, StochasticDepthOptions options) {

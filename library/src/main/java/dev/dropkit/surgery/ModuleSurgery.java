@@ -64,6 +64,11 @@ public final class ModuleSurgery {
         List<ModuleSlot> all = slots(root);
         List<ModuleSlot> nativeOnly = all.stream().filter(s -> !s.javaHeld() && target.test(s)).toList();
         if (!nativeOnly.isEmpty()) {
+            if (NativeContainers.isNative(root) && !NativeContainers.isNativeContainer(root)) {
+                throw new IllegalArgumentException("the model is a libtorch " + root.name().getString() + ", whose C++"
+                        + " forward calls " + nativeOnly.stream().map(ModuleSlot::path).toList() + " itself; no Java"
+                        + " module can take their place");
+            }
             if (NativeContainers.isNative(root)) {
                 throw new IllegalArgumentException("the model is a libtorch " + root.name().getString() + ", whose C++"
                         + " forward never calls a Java module, and a native root cannot be replaced in place: call"

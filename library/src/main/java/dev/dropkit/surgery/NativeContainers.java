@@ -63,7 +63,7 @@ public final class NativeContainers {
     /**
      * One native module met by the conversion.
      *
-     * @param path dotted path from the converted root ({@code ""} for the root)
+     * @param path dotted path from the model given to {@code convert} ({@code ""} for a native root)
      * @param nativeType libtorch's type name, e.g. {@code torch::nn::ModuleListImpl}
      * @param module the native module (a view)
      * @param children its children already converted, by name, in order (empty for a layer)

@@ -311,6 +311,71 @@ class NativeContainersTest {
         assertFalse(torch.equal(expected, net.forward(x)), "the model changed");
     }
 
+    /** A Java model holding a native ModuleListImpl of native SequentialImpls. */
+    static final class ListHolder extends Module {
+        final List<Module> keep = new ArrayList<>();
+        Module blocks;
+
+        ListHolder() {
+            super("ListHolder");
+            ModuleListImpl list = new ModuleListImpl();
+            for (int i = 0; i < 2; i++) {
+                SequentialImpl branch = new SequentialImpl();
+                LinearImpl fc = new LinearImpl(4, 4);
+                DropoutImpl drop = new DropoutImpl(0.3);
+                keep.addAll(List.of(branch, fc, drop));
+                branch.push_back(fc);
+                branch.push_back(drop);
+                list.push_back(branch);
+            }
+            blocks = register_module("blocks", list);
+        }
+    }
+
+    @Test
+    void gyroDropoutConvertsNestedNativeContainersFromTheOutermostOneAJavaFieldHolds() {
+        ListHolder net = new ListHolder();
+        Map<String, Long> before = stateDict(net);
+        SurgeryReport report = GyroDropout.apply(net, GyroDropoutOptions.builder().p(0.5).sigma(4).tau(2).build());
+        assertEquals(List.of("blocks"), report.conversions().stream().map(SurgeryReport.Conversion::path).toList(),
+                report.toString());
+        assertEquals(List.of("blocks.0.1", "blocks.1.1"), report.paths(), report.toString());
+        ModuleList blocks = assertInstanceOf(ModuleList.class, net.blocks);
+        Sequential first = assertInstanceOf(Sequential.class, blocks.get(0));
+        assertInstanceOf(GyroDropout.class, first.get(1));
+        assertEquals(2, GyroDropout.findIn(net).size(), "libtorch holds the new modules too");
+        Map<String, Long> after = stateDict(net);
+        after.keySet().removeIf(k -> k.startsWith("buffer "));
+        assertEquals(before, after, "parameters keep their names and tensors");
+    }
+
+    /** The same Java model, with the native container in a field typed as libtorch's class. */
+    static final class NarrowWrapper extends Module {
+        final List<Module> keep = new ArrayList<>();
+        final SequentialImpl features;
+
+        NarrowWrapper() {
+            super("NarrowWrapper");
+            features = register_module("features", nativeMlp(keep));
+        }
+    }
+
+    @Test
+    void convertingAJavaModelSwapsItsNativeContainersInPlaceOrNamesTheFieldThatCannotHoldOne() {
+        Wrapper net = new Wrapper();
+        Map<String, Long> before = stateDict(net);
+        assertSame(net, NativeContainers.convert(net), "a Java root is converted in place");
+        assertInstanceOf(Sequential.class, net.features);
+        assertEquals(before, stateDict(net));
+        assertEquals(List.of(), NativeContainers.nativeContainers(net));
+
+        NarrowWrapper narrow = new NarrowWrapper();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> NativeContainers.convert(narrow));
+        assertTrue(e.getMessage().startsWith("features (torch::nn::SequentialImpl) cannot be converted: field"
+                + " NarrowWrapper.features has type SequentialImpl, which cannot hold a Sequential"), e.getMessage());
+        assertEquals(narrow.features.address(), Modules.namedChildren(narrow).get("features").address(), "unchanged");
+    }
+
     @Test
     void aConvertedModelSurvivesTheGarbageCollectorWithoutTheNativeRoot() throws InterruptedException {
         Sequential seq = convertedThenDropped();

@@ -218,6 +218,20 @@ class NativeContainersTest {
         assertTrue(e.getMessage().contains("Mapper"), e.getMessage());
     }
 
+    @Test
+    void aModuleDictConvertsToAJavaModuleDictWithTheSameKeys() {
+        org.bytedeco.pytorch.ModuleDictImpl dict = new org.bytedeco.pytorch.ModuleDictImpl();
+        LinearImpl cls = dict.register_module("cls", new LinearImpl(4, 2));
+        LinearImpl box = dict.register_module("box", new LinearImpl(4, 4));
+        Map<String, Long> before = stateDict(dict);
+        dev.dropkit.nn.ModuleDict heads = assertInstanceOf(dev.dropkit.nn.ModuleDict.class, NativeContainers.convert(dict));
+        assertEquals(List.of("cls", "box"), heads.names());
+        assertEquals(before, stateDict(heads));
+        Tensor x = torch.randn(3, 4);
+        assertTrue(torch.equal(box.forward(x), heads.forward(heads.names().indexOf("box"), x)));
+        assertEquals(cls.address(), heads.get("cls").address());
+    }
+
     /** A block written in Java: a native container hands it back only as a plain view. */
     static final class JavaBlock extends Module {
         final LinearImpl fc = register_module("fc", new LinearImpl(4, 4));

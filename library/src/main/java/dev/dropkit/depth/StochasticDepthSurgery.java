@@ -3,6 +3,7 @@ package dev.dropkit.depth;
 import dev.dropkit.core.Checks;
 import dev.dropkit.surgery.ModuleSlot;
 import dev.dropkit.surgery.ModuleSurgery;
+import dev.dropkit.surgery.NativeContainers;
 import dev.dropkit.surgery.SurgeryReport;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -42,7 +43,10 @@ public final class StochasticDepthSurgery {
      * @return what changed (paths, before and after), with warnings for targets that could not be
      *     replaced (a Java field of a type too narrow for the wrapper, an unmodifiable list). Blocks held
      *     only by a native container are not found at all: libtorch hands back plain {@code Module}
-     *     views, which are never a {@link ResidualBlock}, so hold blocks in Java fields or lists.
+     *     views, which are never a {@link ResidualBlock}, so hold blocks in Java fields or lists, or convert
+     *     a model built from libtorch's containers with {@code NativeContainers.convert(model, mapper)} and
+     *     a mapper that builds residual blocks ({@link dev.dropkit.nn.Residual}); the error says so when the
+     *     model holds such containers.
      * @throws IllegalArgumentException if the model has no target block, naming what was looked for
      */
     public static SurgeryReport apply(Module model, StochasticDepthOptions options) {
@@ -114,7 +118,13 @@ public final class StochasticDepthSurgery {
             }
         }
         if (near.isEmpty() || near.size() == ModuleSurgery.slots(model).size()) {
-            return "; none found";
+            List<String> containers = NativeContainers.nativeContainers(model);
+            return "; none found" + (containers.isEmpty() ? "" : ". The model holds libtorch containers ("
+                    + String.join(", ", containers.stream().map(p -> p.isEmpty() ? "the root" : p).toList())
+                    + "), whose blocks are plain libtorch modules, never a ResidualBlock: convert them with"
+                    + " NativeContainers.convert(model, mapper), with a Mapper that builds ResidualBlocks (for"
+                    + " example dev.dropkit.nn.Residual.of(node.asSequential()) for a residual branch), and apply"
+                    + " stochastic depth to the model it returns");
         }
         return "; these match but do not implement ResidualBlock: " + String.join(", ", near);
     }

@@ -13,7 +13,8 @@ import org.bytedeco.pytorch.Tensor;
  * <p>It extends libtorch's {@link DropoutImpl} so that it fits wherever a model holds one (a field
  * typed {@code DropoutImpl}), which is what lets surgery swap dropouts in place; Java callers get this
  * class's {@code forward}. A native container such as {@code SequentialImpl} calls the C++ forward
- * instead, so keep dropkit modules in Java fields or lists (see native-notes).
+ * instead, so keep dropkit modules in Java fields or lists, or in dropkit's Java containers
+ * ({@link dev.dropkit.nn.Sequential}; see native-notes).
  *
  * <pre>{@code
  * Dropout drop = new Dropout(0.5);                       // inverted, like nn.Dropout(0.5)

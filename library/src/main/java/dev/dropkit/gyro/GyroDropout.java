@@ -61,7 +61,8 @@ import org.bytedeco.pytorch.global.torch;
  * with the training loop's step, so call the module once per training step. It extends dropkit's
  * {@link Dropout} (and so libtorch's {@code DropoutImpl}) so that surgery can put it into fields of those
  * types; as with every dropkit module, a native container such as {@code SequentialImpl} would call the
- * C++ dropout instead of this class's {@link #forward(Tensor)}.
+ * C++ dropout instead of this class's {@link #forward(Tensor)}, which is why {@link #apply} converts such
+ * containers into dropkit's Java ones ({@link dev.dropkit.surgery.NativeContainers}).
  *
  * <p>Differences from the reference implementation (Composer's {@code GyroDropoutLayer}): active
  * sub-networks are distinct and by default follow a permutation ({@link GyroSelection}); batches need not
@@ -144,8 +145,15 @@ public class GyroDropout extends Dropout {
      * and under the same names, like Composer's {@code apply_gyro_dropout}. Dropouts that are already
      * GyroDropout are left alone, so applying twice changes nothing the second time.
      *
-     * @return what was replaced; zero replacements carry a warning, and dropouts only a native container
-     *     holds (which would keep calling the C++ forward) are reported, not replaced
+     * <p>Dropouts inside libtorch containers ({@code SequentialImpl}, {@code ModuleListImpl}) that a Java
+     * field or list holds are reached by converting those containers into dropkit's Java ones first (same
+     * modules, same names; listed in {@link SurgeryReport#conversions()}). A model whose root is itself a
+     * libtorch container must be converted by the caller, who then uses the model returned:
+     * {@code model = NativeContainers.convert(model); GyroDropout.apply(model, options);}
+     *
+     * @return what was replaced and converted; zero replacements carry a warning, and a dropout that stays
+     *     in a native container (its container could not be converted: named, with the reason) is reported
+     * @throws IllegalArgumentException if {@code model} is itself a libtorch container holding dropouts
      */
     public static SurgeryReport apply(Module model, GyroDropoutOptions options) {
         return apply(model, options, false);

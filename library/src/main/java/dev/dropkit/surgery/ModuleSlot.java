@@ -84,7 +84,8 @@ public final class ModuleSlot {
     String whyNotReplaceableBy(Class<?> replacement) {
         if (holders.isEmpty()) {
             return "no Java field or list holds it (it lives in a native container, whose C++ forward cannot call a"
-                    + " Java module); hold it in a Java field or list instead";
+                    + " Java module); hold it in a Java field or list instead, or its container in a field of type"
+                    + " Module so that surgery can convert it (NativeContainers)";
         }
         for (Holder h : holders) {
             if (!h.accepts(replacement)) {

@@ -22,7 +22,10 @@ import org.bytedeco.pytorch.Module;
  * {@link List}s and arrays of the module's class that hold them, so it knows for every child both its
  * registered name and the Java references {@code forward} uses. Replacing re-registers the new module
  * under the old name (parameter and buffer names stay the same) and updates every Java reference.
- * Children held only by native containers are reported, not replaced.
+ * A match held only by a libtorch container ({@code SequentialImpl}, {@code ModuleListImpl},
+ * {@code ModuleDictImpl}), whose C++ forward would never call a Java replacement, is reached by first
+ * converting that container into dropkit's Java one ({@link NativeContainers}), when a Java field or list
+ * holds it; anything else held only natively is reported, not replaced.
  */
 public final class ModuleSurgery {
     private ModuleSurgery() {}
@@ -42,19 +45,43 @@ public final class ModuleSurgery {
 
     /**
      * Replaces every module matching {@code target} with {@code replacement.apply(slot)}, in place.
-     * Matches below a replaced module are not visited (the replacement decides what it contains).
+     * Matches below a replaced module are not visited (the replacement decides what it contains). Native
+     * containers around matches are converted first ({@link SurgeryReport#conversions()}); a conversion keeps
+     * the model's behaviour, so it stays even if building a replacement then fails.
      *
      * @param operation name of the operation, for the report
-     * @return what changed, with a warning for each match that could not be replaced and a warning if
-     *     nothing matched
+     * @return what changed, with a warning for each match that could not be replaced (naming a container
+     *     that could not be converted, and why) and a warning if nothing matched
+     * @throws IllegalArgumentException if {@code root} itself is a libtorch module holding matches: a native
+     *     root cannot be swapped for a Java one in place, so convert it with {@link NativeContainers#convert}
+     *     first and use the model it returns
      */
     public static SurgeryReport replace(Module root, String operation, Predicate<ModuleSlot> target,
             Function<ModuleSlot, ? extends Module> replacement) {
         Checks.notNull("target", target);
         Checks.notNull("replacement", replacement);
         SurgeryReport report = new SurgeryReport(operation);
+        List<ModuleSlot> all = slots(root);
+        List<ModuleSlot> nativeOnly = all.stream().filter(s -> !s.javaHeld() && target.test(s)).toList();
+        if (!nativeOnly.isEmpty()) {
+            if (NativeContainers.isNative(root) && !NativeContainers.isNativeContainer(root)) {
+                throw new IllegalArgumentException("the model is a libtorch " + root.name().getString() + ", whose C++"
+                        + " forward calls " + nativeOnly.stream().map(ModuleSlot::path).toList() + " itself; no Java"
+                        + " module can take their place");
+            }
+            if (NativeContainers.isNative(root)) {
+                throw new IllegalArgumentException("the model is a libtorch " + root.name().getString() + ", whose C++"
+                        + " forward never calls a Java module, and a native root cannot be replaced in place: call"
+                        + " NativeContainers.convert(model) first and use the model it returns (" + operation
+                        + " would change " + nativeOnly.stream().map(ModuleSlot::path).toList() + ")");
+            }
+            NativeContainers.convertAround(root, all, nativeOnly, report);
+            if (!report.conversions().isEmpty()) {
+                all = slots(root);
+            }
+        }
         List<ModuleSlot> matches = new ArrayList<>();
-        for (ModuleSlot slot : slots(root)) {
+        for (ModuleSlot slot : all) {
             if (target.test(slot) && matches.stream().noneMatch(m -> slot.path().startsWith(m.path() + "."))) {
                 matches.add(slot);
             }

@@ -12,6 +12,7 @@ public final class SurgeryReport {
     private final String operation;
     private final List<Change> changes = new ArrayList<>();
     private final List<String> warnings = new ArrayList<>();
+    private final List<Conversion> conversions = new ArrayList<>();
 
     /** An empty report for {@code operation} (e.g. "dropout -> gyro dropout"). */
     public SurgeryReport(String operation) {
@@ -20,6 +21,12 @@ public final class SurgeryReport {
 
     /** One replaced or wrapped module. */
     public record Change(String path, String before, String after) {}
+
+    /**
+     * A libtorch container converted into a dropkit Java container so that the surgery could reach the
+     * modules inside it (see {@link NativeContainers}): same child modules, same names.
+     */
+    public record Conversion(String path, String before, String after) {}
 
     /** The operation's name. */
     public String operation() {
@@ -36,6 +43,11 @@ public final class SurgeryReport {
         return changes.stream().map(Change::path).toList();
     }
 
+    /** The native containers converted to Java ones on the way, outermost first. */
+    public List<Conversion> conversions() {
+        return Collections.unmodifiableList(conversions);
+    }
+
     /** What was found but left alone, and why. */
     public List<String> warnings() {
         return Collections.unmodifiableList(warnings);
@@ -50,6 +62,10 @@ public final class SurgeryReport {
         changes.add(change);
     }
 
+    void convert(Conversion conversion) {
+        conversions.add(conversion);
+    }
+
     void warn(String warning) {
         warnings.add(warning);
     }
@@ -57,6 +73,8 @@ public final class SurgeryReport {
     @Override
     public String toString() {
         StringBuilder sb = new StringBuilder(operation).append(": ").append(count()).append(" change(s)\n");
+        conversions.forEach(c -> sb.append("  converted ").append(c.path()).append(": ").append(c.before())
+                .append(" -> ").append(c.after()).append('\n'));
         changes.forEach(c -> sb.append("  ").append(c.path()).append(": ").append(c.before()).append(" -> ")
                 .append(c.after()).append('\n'));
         warnings.forEach(w -> sb.append("  warning: ").append(w).append('\n'));

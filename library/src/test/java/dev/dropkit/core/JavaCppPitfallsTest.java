@@ -213,4 +213,24 @@ class JavaCppPitfallsTest {
             assertFalse(plain.lt(new Scalar(0)).any().item_bool(), "plain random_() on int64: 63 bits, never negative");
         }
     }
+
+    /** native-notes/native-module-casts.md */
+    @Test
+    void asXxxCastsAreTheSameModuleOwnNothingAndFailAsNull() throws ReflectiveOperationException {
+        Net net = new Net();
+        Module view = net.named_children().get("fc");
+        LinearImpl cast = view.asLinear();
+        assertEquals(net.fc.address(), cast.address(), "the same native module, not a copy");
+        Tensor x = torch.ones(3, 2);
+        assertTrue(torch.equal(net.fc.forward(x), cast.forward(x)));
+        java.lang.reflect.Field deallocator = org.bytedeco.javacpp.Pointer.class.getDeclaredField("deallocator");
+        deallocator.setAccessible(true);
+        assertTrue(deallocator.get(view) != null, "a view from named_children() owns a share of the module");
+        assertNull(deallocator.get(cast), "the cast owns nothing: it must not be registered anywhere");
+        assertNull(net.named_children().get("seq").asLinear(), "a cast to the wrong type is null");
+        DropoutImpl fromJava = net.named_children().get("drop").asDropout();
+        assertEquals(DropoutImpl.class, fromJava.getClass(), "a module written in Java comes back as its C++ base");
+        assertEquals(net.drop.address(), fromJava.address());
+        java.lang.ref.Reference.reachabilityFence(net);
+    }
 }

@@ -3,6 +3,7 @@ package dev.dropkit.gyro;
 import dev.dropkit.core.Checks;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.Modules;
+import dev.dropkit.core.SplitMix64;
 import dev.dropkit.core.Tensors;
 import dev.dropkit.dropout.Dropout;
 import dev.dropkit.surgery.ModuleSlot;
@@ -18,6 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DropoutImpl;
+import org.bytedeco.pytorch.Generator;
 import org.bytedeco.pytorch.GeneratorOptional;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Module;
@@ -25,6 +27,7 @@ import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch_cuda;
 
 /**
  * Gyro Dropout (Lee et al., "Gyro Dropout: Maximizing Ensemble Effect in Neural Network Training",
@@ -78,6 +81,8 @@ public class GyroDropout extends Dropout {
     private static final Map<Long, WeakReference<GyroDropout>> REGISTRY = new ConcurrentHashMap<>();
     /** Schedule seeds stay below 2^24 so that they survive a Module.to(Float) of every buffer exactly. */
     private static final long SEED_BOUND = 1L << 24;
+    /** Keeps the redraw generators' seeds apart from the schedule's permutation streams. */
+    private static final long REDRAW_STREAM = 0x6A09E667F3BCC909L;
 
     private final GyroDropoutOptions options;
     private int itersPerEpoch;
@@ -94,6 +99,7 @@ public class GyroDropout extends Dropout {
     private long readyDevice;
     private long readyBatch;
     private int readyDims;
+    private long readyBuilds;
 
     /**
      * A Gyro Dropout with the given options; its masks are drawn on the first training forward.
@@ -226,7 +232,7 @@ public class GyroDropout extends Dropout {
             boolean fresh = ensureMasks(input);
             if (draw != gs.draw || fresh) {
                 if (!fresh && gs.requestedP != gs.effectiveP) {
-                    redraw(gs.requestedP);
+                    redraw(gs.requestedP, draw);
                 }
                 select(draw);
             }
@@ -236,6 +242,11 @@ public class GyroDropout extends Dropout {
             return input;
         }
         return GyroDropoutOps.applyReadyMask(input, readyMask(input), options.tau());
+    }
+
+    /** How many times the ready mask was built (tests: it changes only with the active set, p, layout or device). */
+    long readyBuilds() {
+        return readyBuilds;
     }
 
     /** Draws the masks if there are none yet (for the requested p); returns whether it did. */
@@ -267,13 +278,22 @@ public class GyroDropout extends Dropout {
         return true;
     }
 
-    private Tensor drawMasks(long c, Device device, double p) {
+    private Tensor drawMasks(long c, Device device, double p, GeneratorOptional generator) {
         return torch.empty(new long[] {options.sigma(), c}, Tensors.options(torch.ScalarType.Float, device),
-                new MemoryFormatOptional()).bernoulli_(1.0 - p, new GeneratorOptional()).to(torch.ScalarType.Bool);
+                new MemoryFormatOptional()).bernoulli_(1.0 - p, generator).to(torch.ScalarType.Bool);
     }
 
-    /** A new p takes effect: fresh masks for it (same schedule seed), or none while it is 0. */
-    private void redraw(double p) {
+    private Tensor drawMasks(long c, Device device, double p) {
+        return drawMasks(c, device, p, new GeneratorOptional());
+    }
+
+    /**
+     * A new p takes effect at re-draw {@code draw}: fresh masks for it, or none while it is 0. They come from
+     * a private generator on the masks' device seeded from (schedule seed, draw), so a run resumed from a
+     * checkpoint redraws exactly what the uninterrupted run did, whatever the global generators did since;
+     * seeding a CUDA generator is a host operation, so this does not synchronize either.
+     */
+    private void redraw(double p, long draw) {
         if (p == 0.0) {
             gs.setEffectiveP(0.0);
             return;
@@ -281,7 +301,11 @@ public class GyroDropout extends Dropout {
         if (!gs.hasMasks()) {
             return; // drawn by ensureMasks
         }
-        gs.setMasks(drawMasks(gs.masks.size(1), gs.masks.device(), p), p, gs.seed);
+        Device device = gs.masks.device();
+        Generator generator = device.is_cuda() ? torch_cuda.make_generator_cuda(device.index())
+                : torch.createCPUGenerator();
+        generator.set_current_seed(SplitMix64.streamSeed(gs.seed ^ REDRAW_STREAM, draw));
+        gs.setMasks(drawMasks(gs.masks.size(1), device, p, new GeneratorOptional(generator)), p, gs.seed);
     }
 
     private void select(long draw) {
@@ -313,6 +337,7 @@ public class GyroDropout extends Dropout {
             ready.releaseReference();
         }
         ready = built;
+        readyBuilds++;
         readyGeneration = gs.generation;
         readyType = type;
         readyCuda = cuda;

@@ -49,7 +49,10 @@ import org.bytedeco.pytorch.global.torch_cuda;
  * <p>Masks act on dimension 1 of an {@code [N, C, *]} input, one value per feature or channel
  * (broadcast over spatial positions, as {@code Dropout2d}); see {@link GyroDropoutOps}. They are drawn
  * on the first training forward, when the feature count is known, with libtorch's default generator on
- * the module's device; the order in which sub-networks become active comes from {@link GyroSchedule}.
+ * the module's device; the order in which sub-networks become active comes from {@link GyroSchedule},
+ * whose seed is drawn from libtorch's default CPU generator (so reading it never waits for a GPU, and
+ * {@link dev.dropkit.core.Seeds#seed(long)} fixes it). A fixed seed gives the same schedule on the CPU and
+ * on CUDA, but not the same masks: each device's generator draws its own.
  *
  * <p>State lives in {@link GyroState}: host values that a step reads and writes without touching a
  * device, mirrored in four buffers so that {@code save}/{@code load} and {@link dev.dropkit.train.Trainer}

@@ -27,6 +27,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import org.bytedeco.pytorch.Device;
+import org.bytedeco.pytorch.OutputArchive;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.ScalarTypeOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -196,6 +197,22 @@ class GyroReadyMaskTest {
         load(again, file, dev);
         assertEquals(0.2, again.effectiveP(), 0.0);
         assertEquals(0.2, again.p(), 0.0);
+    }
+
+    /** A checkpoint from before the p buffer existed is refused by libtorch, naming the missing buffer. */
+    @Test
+    void aCheckpointWithoutThePBufferIsRefusedNamingIt(@TempDir Path dir) {
+        GyroDropout g = module(opts(0.5, 8, 2, 4, 4).build(), TestDevices.device("cpu"));
+        g.forward(ones(TestDevices.device("cpu"), 4, 16));
+        OutputArchive old = new OutputArchive(); // what a GyroDropout wrote before: masks, active, state
+        old.write("masks", g.masks(), true);
+        old.write("active", torch.tensor(g.activeSet()), true);
+        old.write("state", torch.tensor(new long[] {1, 0, g.scheduleSeed()}), true);
+        Path file = dir.resolve("old.pt");
+        old.save_to(file.toString());
+        GyroDropout fresh = module(opts(0.5, 8, 2, 4, 4).build(), TestDevices.device("cpu"));
+        RuntimeException e = assertThrows(RuntimeException.class, () -> load(fresh, file, TestDevices.device("cpu")));
+        assertTrue(e.getMessage().contains("No such serialized tensor 'p'"), e.getMessage());
     }
 
     @ParameterizedTest(name = "{0}")

@@ -27,7 +27,9 @@ import org.bytedeco.pytorch.global.torch;
  * {@code TensorImpl}, new storage or version: native-notes/module-load-replaces-buffers.md). Each buffer's
  * version and data address are remembered after we touch it; when either moved, {@link #refresh()} reads
  * the buffers back once (a device read only right after a {@code load} onto a GPU or a {@code to(device)}),
- * moves them back to the CPU, and tells the caller that the ready mask is stale.
+ * moves them back to the CPU, and tells the caller that the ready mask is stale. The stores go through
+ * segments over the buffers' CPU memory, so {@link GyroDropout} refreshes at the start of every public entry
+ * point before it writes: a store never reaches storage that libtorch has since replaced and freed.
  */
 final class GyroState {
     private static final int STEP = 0;
@@ -54,6 +56,7 @@ final class GyroState {
 
     private final long[] seenVersion = new long[4];
     private final long[] seenAddress = new long[4];
+    private final int[] seenType = new int[4];
     private MemorySegment stateMemory;
     private MemorySegment activeMemory;
     private MemorySegment pMemory;
@@ -85,7 +88,9 @@ final class GyroState {
     private boolean changed() {
         Tensor[] b = buffers();
         for (int i = 0; i < b.length; i++) {
-            if (b[i]._version() != seenVersion[i] || address(b[i]) != seenAddress[i]) {
+            // the type too: a to(device) and back can land a converted buffer at the address it had before
+            if (b[i]._version() != seenVersion[i] || address(b[i]) != seenAddress[i]
+                    || b[i].scalar_type().value != seenType[i]) {
                 return true;
             }
         }
@@ -103,6 +108,7 @@ final class GyroState {
         for (int i = 0; i < b.length; i++) {
             seenVersion[i] = b[i]._version();
             seenAddress[i] = address(b[i]);
+            seenType[i] = b[i].scalar_type().value;
         }
     }
 

@@ -470,9 +470,12 @@ public class GyroDropout extends Dropout {
      * were drawn for one {@code p}, and its sub-networks are trained as those fixed masks, so a new {@code p}
      * cannot apply to them half-way through an active set: it takes effect at the next active-set change
      * (every {@link #iterNum()} steps), when all {@code sigma} masks are redrawn for it (the schedule of
-     * which sub-networks are active continues unchanged). Until then {@link #effectiveP()} keeps the old
-     * value. {@code p = 0} makes the module the identity from that change on (no masks are kept in use),
-     * and a later {@code p > 0} draws fresh ones at the change after it is set.
+     * which sub-networks are active continues unchanged; the new masks come from a generator seeded by the
+     * schedule's seed and the re-draw's index, so a resumed run redraws what the uninterrupted one did).
+     * Until then {@link #effectiveP()} keeps the old value. {@code p = 0} makes the module the identity from
+     * that change on, and a later {@code p > 0} draws fresh masks at the change after it is set. Before the
+     * masks were first drawn there is nothing to keep: the next training forward draws them for the new
+     * {@code p}.
      *
      * @throws IllegalArgumentException if {@code p} is not in [0, 1)
      */

@@ -3,6 +3,7 @@ package dev.dropkit.gyro;
 import dev.dropkit.core.Checks;
 import dev.dropkit.core.Devices;
 import dev.dropkit.core.Modules;
+import dev.dropkit.core.SplitMix64;
 import dev.dropkit.core.Tensors;
 import dev.dropkit.dropout.Dropout;
 import dev.dropkit.surgery.ModuleSlot;
@@ -15,16 +16,18 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.DropoutImpl;
+import org.bytedeco.pytorch.Generator;
 import org.bytedeco.pytorch.GeneratorOptional;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.NoGradGuard;
-import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorOptions;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch_cuda;
 
 /**
  * Gyro Dropout (Lee et al., "Gyro Dropout: Maximizing Ensemble Effect in Neural Network Training",
@@ -46,16 +49,23 @@ import org.bytedeco.pytorch.global.torch;
  * <p>Masks act on dimension 1 of an {@code [N, C, *]} input, one value per feature or channel
  * (broadcast over spatial positions, as {@code Dropout2d}); see {@link GyroDropoutOps}. They are drawn
  * on the first training forward, when the feature count is known, with libtorch's default generator on
- * the module's device; the order in which sub-networks become active comes from {@link GyroSchedule}.
+ * the module's device; the order in which sub-networks become active comes from {@link GyroSchedule},
+ * whose seed is drawn from libtorch's default CPU generator (so reading it never waits for a GPU, and
+ * {@link dev.dropkit.core.Seeds#seed(long)} fixes it). A fixed seed gives the same schedule on the CPU and
+ * on CUDA, but not the same masks: each device's generator draws its own.
  *
- * <p>State lives in three buffers, so {@code save}/{@code load} and {@link dev.dropkit.train.Trainer}
+ * <p>State lives in {@link GyroState}: host values that a step reads and writes without touching a
+ * device, mirrored in four buffers so that {@code save}/{@code load} and {@link dev.dropkit.train.Trainer}
  * checkpoints carry it and a resumed run is bit-identical to an uninterrupted one:
- * {@code masks} ({@code [sigma, C]} bool; {@code [0, 0]} before the first training forward),
- * {@code active} ({@code [tau]} long: the active sub-networks, group {@code i} uses entry {@code i}) and
- * {@code state} ({@code [3]} long: the step counter, the index of the re-draw {@code active} holds or -1,
- * and the schedule's seed). libtorch's {@code Module::load} replaces a buffer's contents whatever its
- * shape, so a fresh module (masks not drawn yet) loads a checkpoint directly; no warm-up forward is
- * needed (native-notes/module-load-replaces-buffers.md).
+ * {@code masks} ({@code [sigma, C]} bool, on the module's device; {@code [0, 0]} before the first training
+ * forward), and on the CPU whatever the module's device, {@code active} ({@code [tau]} long: the active
+ * sub-networks, group {@code i} uses entry {@code i}), {@code state} ({@code [3]} long: the step counter,
+ * the index of the re-draw {@code active} holds or -1, and the schedule's seed) and {@code p}
+ * ({@code [1]} double: the drop probability the masks were drawn for). libtorch's {@code Module::load}
+ * replaces a buffer's contents whatever its shape, so a fresh module (masks not drawn yet) loads a
+ * checkpoint directly; no warm-up forward is needed (native-notes/module-load-replaces-buffers.md). A
+ * checkpoint written before the {@code p} buffer existed does not load: libtorch's {@code load} fails
+ * with "No such serialized tensor 'p'".
  *
  * <p>The step counter advances by one per training forward; {@link GyroDropoutCallback} also aligns it
  * with the training loop's step, so call the module once per training step. It extends dropkit's
@@ -73,25 +83,27 @@ import org.bytedeco.pytorch.global.torch;
 public class GyroDropout extends Dropout {
     /** Native address of every live GyroDropout, to find the Java object behind a module view. */
     private static final Map<Long, WeakReference<GyroDropout>> REGISTRY = new ConcurrentHashMap<>();
-    private static final int STEP = 0;
-    private static final int DRAW = 1;
-    private static final int SEED = 2;
     /** Schedule seeds stay below 2^24 so that they survive a Module.to(Float) of every buffer exactly. */
     private static final long SEED_BOUND = 1L << 24;
+    /** Keeps the redraw generators' seeds apart from the schedule's permutation streams. */
+    private static final long REDRAW_STREAM = 0x6A09E667F3BCC909L;
 
     private final GyroDropoutOptions options;
     private int itersPerEpoch;
     private int maxEpoch;
-    // The Tensor handles we registered: libtorch's load and to() change these same TensorImpls in place.
-    private final Tensor masks;
-    private final Tensor active;
-    private final Tensor state;
-    // A host-side copy of `state`, so that a step on CUDA needs no device-to-host read. It is re-read
-    // whenever the buffer changed behind our back (load, to(device)): its version or storage differs.
-    private final long[] mirror = {0, -1, 0};
-    private long mirrorVersion = -1;
-    private long mirrorAddress;
+    private final GyroState gs;
     private GyroSchedule schedule;
+    // The ready mask: the active set's masks, scaled by 1/(1-p), in the batch layout, on the device and in
+    // the type of the inputs it was built for. It lives across steps, so it holds its own reference
+    // (native-notes/cached-tensors-need-an-owned-handle.md).
+    private Tensor ready;
+    private long readyGeneration = -1;
+    private torch.ScalarType readyType;
+    private boolean readyCuda;
+    private long readyDevice;
+    private long readyBatch;
+    private int readyDims;
+    private long readyBuilds;
 
     /**
      * A Gyro Dropout with the given options; its masks are drawn on the first training forward.
@@ -103,12 +115,7 @@ public class GyroDropout extends Dropout {
         this.options = options;
         this.itersPerEpoch = options.itersPerEpoch();
         this.maxEpoch = options.maxEpoch();
-        masks = torch.empty(new long[] {0, 0}, new TensorOptions(torch.ScalarType.Bool), new MemoryFormatOptional());
-        active = torch.zeros(new long[] {options.tau()}, new TensorOptions(torch.ScalarType.Long));
-        state = torch.tensor(new long[] {0, -1, 0}).to(torch.ScalarType.Long);
-        register_buffer("masks", masks);
-        register_buffer("active", active);
-        register_buffer("state", state);
+        gs = new GyroState(this, options.sigma(), options.tau(), options.p());
         REGISTRY.values().removeIf(ref -> ref.get() == null);
         REGISTRY.put(address(), new WeakReference<>(this));
     }
@@ -202,7 +209,13 @@ public class GyroDropout extends Dropout {
     /**
      * Masks according to the training flag: in training, the active sub-networks' masks on consecutive
      * groups of the batch, kept units scaled by {@code 1/(1-p)}, and the step counter advances; in
-     * evaluation (or with {@code p == 0}) the input itself.
+     * evaluation (or while {@code p == 0}) the input itself.
+     *
+     * <p>A training step is one multiply by a ready mask (and one in the backward pass): the active set's
+     * masks, already scaled and laid out for the batch, are built on the input's device and in its type
+     * when the active set changes (every {@link #iterNum()} steps), or the batch layout, device or type
+     * does; the step counter is a host value. So on CUDA a step launches one kernel forward and one
+     * backward and never waits for the GPU.
      *
      * @throws IllegalStateException if the run's length is still unknown (see {@link GyroDropoutCallback})
      * @throws IllegalArgumentException for an input that is not {@code [N, C, *]}, a batch smaller than
@@ -211,7 +224,11 @@ public class GyroDropout extends Dropout {
     @Override
     public Tensor forward(Tensor input) {
         Checks.notNull("input", input);
-        if (!is_training() || options.p() == 0.0) {
+        if (!is_training()) {
+            return input;
+        }
+        gs.refresh();
+        if (gs.effectiveP == 0.0 && gs.requestedP == 0.0) {
             return input;
         }
         long iterNum = iterNum();
@@ -220,106 +237,125 @@ public class GyroDropout extends Dropout {
                     + " feature or channel dimension), got shape " + Arrays.toString(Tensors.shape(input)));
         }
         GyroDropoutOps.groupSizes(input.size(0), options.tau()); // a batch smaller than tau fails here
-        long step;
+        long step = gs.step;
         try (NoGradGuard noGrad = new NoGradGuard()) {
-            readState();
-            ensureMasks(input);
-            step = mirror[STEP];
             long draw = step / iterNum;
-            if (draw != mirror[DRAW]) {
+            boolean fresh = ensureMasks(input);
+            if (draw != gs.draw || fresh) {
+                if (!fresh && gs.requestedP != gs.effectiveP) {
+                    redraw(gs.requestedP, draw);
+                }
                 select(draw);
             }
         }
-        Tensor out = GyroDropoutOps.gyroDropout(input, masks, active, options.p(), true, options.featuresLast());
-        writeStep(step + 1);
-        return out;
+        gs.setStep(step + 1);
+        if (gs.effectiveP == 0.0) {
+            return input;
+        }
+        return GyroDropoutOps.applyReadyMask(input, readyMask(input), options.tau());
     }
 
-    private void ensureMasks(Tensor input) {
+    /** How many times the ready mask was built (tests: it changes only with the active set, p, layout or device). */
+    long readyBuilds() {
+        return readyBuilds;
+    }
+
+    /** Draws the masks if there are none yet (for the requested p); returns whether it did. */
+    private boolean ensureMasks(Tensor input) {
         long c = input.size(options.featuresLast() ? input.dim() - 1 : 1);
-        if (masks.numel() > 0) {
-            if (masks.size(1) != c) {
-                throw new IllegalArgumentException("this GyroDropout's masks were drawn for " + masks.size(1)
+        if (gs.hasMasks()) {
+            if (gs.masks.size(1) != c) {
+                throw new IllegalArgumentException("this GyroDropout's masks were drawn for " + gs.masks.size(1)
                         + " features or channels, got an input with " + c + " (shape "
                         + Arrays.toString(Tensors.shape(input)) + ")");
             }
-            return;
+            return false;
+        }
+        if (gs.requestedP == 0.0) {
+            gs.setEffectiveP(0.0); // nothing to draw until p rises; seed and masks come then
+            return false;
         }
         Checks.positive("features (input dimension 1)", c);
-        Device device = state.device();
+        Device device = gs.masks.device();
         if (!device.equals(input.device())) {
             throw new IllegalArgumentException("the input is on " + Devices.describe(input.device())
                     + " but this GyroDropout's buffers are on " + Devices.describe(device)
                     + "; move the model with to(device) first");
         }
-        Tensor drawn = torch.empty(new long[] {options.sigma(), c}, Tensors.options(torch.ScalarType.Float, device),
-                new MemoryFormatOptional()).bernoulli_(1.0 - options.p(), new GeneratorOptional());
-        long seed = torch.randint(SEED_BOUND, new long[] {1}, Tensors.options(torch.ScalarType.Long, device))
-                .item_long();
-        masks.set_(drawn.to(masks.scalar_type()));
-        writeState(mirror[STEP], -1, seed);
+        Tensor drawn = drawMasks(c, device, gs.requestedP);
+        // The schedule's seed comes from the CPU generator, so reading it never waits for a GPU.
+        long seed = torch.randint(SEED_BOUND, new long[] {1}, new TensorOptions(torch.ScalarType.Long)).item_long();
+        gs.setMasks(drawn, gs.requestedP, seed);
+        return true;
+    }
+
+    private Tensor drawMasks(long c, Device device, double p, GeneratorOptional generator) {
+        return torch.empty(new long[] {options.sigma(), c}, Tensors.options(torch.ScalarType.Float, device),
+                new MemoryFormatOptional()).bernoulli_(1.0 - p, generator).to(torch.ScalarType.Bool);
+    }
+
+    private Tensor drawMasks(long c, Device device, double p) {
+        return drawMasks(c, device, p, new GeneratorOptional());
+    }
+
+    /**
+     * A new p takes effect at re-draw {@code draw}: fresh masks for it, or none while it is 0. They come from
+     * a private generator on the masks' device seeded from (schedule seed, draw), so a run resumed from a
+     * checkpoint redraws exactly what the uninterrupted run did, whatever the global generators did since;
+     * seeding a CUDA generator is a host operation, so this does not synchronize either.
+     */
+    private void redraw(double p, long draw) {
+        if (p == 0.0) {
+            gs.setEffectiveP(0.0);
+            return;
+        }
+        if (!gs.hasMasks()) {
+            return; // drawn by ensureMasks
+        }
+        Device device = gs.masks.device();
+        Generator generator = device.is_cuda() ? torch_cuda.make_generator_cuda(device.index())
+                : torch.createCPUGenerator();
+        generator.set_current_seed(SplitMix64.streamSeed(gs.seed ^ REDRAW_STREAM, draw));
+        gs.setMasks(drawMasks(gs.masks.size(1), device, p, new GeneratorOptional(generator)), p, gs.seed);
     }
 
     private void select(long draw) {
-        if (schedule == null || schedule.seed() != mirror[SEED]) {
-            schedule = new GyroSchedule(options.sigma(), options.tau(), options.selection(), mirror[SEED]);
+        if (schedule == null || schedule.seed() != gs.seed) {
+            schedule = new GyroSchedule(options.sigma(), options.tau(), options.selection(), gs.seed);
         }
-        active.copy_(torch.tensor(schedule.activeSet(draw)));
-        writeState(mirror[STEP], draw, mirror[SEED]);
+        gs.setActive(draw, schedule.activeSet(draw));
     }
 
-    /** Refreshes the host copy of {@code state} if the buffer changed since we last wrote or read it. */
-    private void readState() {
-        if (state._version() == mirrorVersion && state.data_ptr().address() == mirrorAddress) {
-            return;
+    /** The cached ready mask for this input, rebuilt when the active set, p, layout, device or type changed. */
+    private Tensor readyMask(Tensor input) {
+        long n = input.size(0);
+        int dims = (int) input.dim();
+        long batchKey = n % options.tau() == 0 ? -1 : n; // even groups broadcast over any batch size
+        torch.ScalarType type = input.scalar_type().intern();
+        boolean cuda = input.is_cuda();
+        long deviceIndex = cuda ? input.device().index() : -1;
+        if (ready != null && readyGeneration == gs.generation && readyType == type && readyCuda == cuda
+                && readyDevice == deviceIndex && readyBatch == batchKey && readyDims == dims) {
+            return ready;
         }
-        // Module.to(ScalarType) converts every buffer, long ones included; scalar_type() must be
-        // intern()ed before comparing (both in native-notes).
-        torch.ScalarType stateType = state.scalar_type().intern();
-        if (stateType == torch.ScalarType.Half || stateType == torch.ScalarType.BFloat16) {
-            // Float keeps the seed (< 2^24) exactly; 16-bit floats turn it into infinity or a neighbour,
-            // which would silently change the schedule (and be saved into later checkpoints).
-            throw new IllegalStateException("GyroDropout's schedule state (step, draw, seed) was converted to "
-                    + stateType + ", which cannot hold it exactly; convert the other modules only and keep GyroDropout"
-                    + " in Float or Double");
+        Tensor built;
+        try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
+            built = GyroDropoutOps.readyMask(gs.masks, gs.activeSet, n, dims, options.featuresLast(), gs.effectiveP,
+                    type, input.device());
+            built.retainReference(); // outlives this scope and the caller's
         }
-        if (stateType != torch.ScalarType.Long) {
-            state.set_data(state.to(torch.ScalarType.Long));
+        if (ready != null) {
+            ready.releaseReference();
         }
-        if (active.scalar_type().intern() != torch.ScalarType.Long) {
-            active.set_data(active.to(torch.ScalarType.Long));
-        }
-        if (state.numel() != 3 || active.numel() != options.tau()
-                || (masks.numel() > 0 && (masks.dim() != 2 || masks.size(0) != options.sigma()))) {
-            throw new IllegalStateException("GyroDropout buffers do not fit " + this + ": state "
-                    + Arrays.toString(Tensors.shape(state)) + ", active " + Arrays.toString(Tensors.shape(active))
-                    + ", masks " + Arrays.toString(Tensors.shape(masks))
-                    + "; was the checkpoint written with other sigma or tau?");
-        }
-        double[] values = Tensors.toDoubleArray(state);
-        for (int i = 0; i < 3; i++) {
-            mirror[i] = (long) values[i];
-        }
-        remember();
-    }
-
-    private void writeState(long step, long draw, long seed) {
-        state.copy_(torch.tensor(new long[] {step, draw, seed}));
-        mirror[STEP] = step;
-        mirror[DRAW] = draw;
-        mirror[SEED] = seed;
-        remember();
-    }
-
-    private void writeStep(long step) {
-        state.narrow(0, STEP, 1).fill_(new Scalar(step)); // no host-device sync on CUDA
-        mirror[STEP] = step;
-        remember();
-    }
-
-    private void remember() {
-        mirrorVersion = state._version();
-        mirrorAddress = state.data_ptr().address();
+        ready = built;
+        readyBuilds++;
+        readyGeneration = gs.generation;
+        readyType = type;
+        readyCuda = cuda;
+        readyDevice = deviceIndex;
+        readyBatch = batchKey;
+        readyDims = dims;
+        return ready;
     }
 
     /**
@@ -388,8 +424,8 @@ public class GyroDropout extends Dropout {
 
     /** Training forwards so far (restored by {@code load}). */
     public long step() {
-        readState();
-        return mirror[STEP];
+        gs.refresh();
+        return gs.step;
     }
 
     /**
@@ -400,40 +436,74 @@ public class GyroDropout extends Dropout {
      */
     public void setStep(long step) {
         Checks.nonNegative("step", step);
-        readState();
-        if (mirror[STEP] != step) {
-            writeStep(step);
+        gs.refresh();
+        if (gs.step != step) {
+            gs.setStep(step);
         }
     }
 
     /** Whether the masks have been drawn (by a training forward, or restored by {@code load}). */
     public boolean hasMasks() {
-        return masks.numel() > 0;
+        return gs.hasMasks();
     }
 
     /** A copy of the {@code [sigma, C]} masks (true keeps a unit), or an empty {@code [0, 0]} tensor before they are drawn. */
     public Tensor masks() {
-        return masks.clone();
+        return gs.masks.clone();
     }
 
     /** The sub-networks active now, group {@code i} using entry {@code i}; empty before the first training forward. */
     public long[] activeSet() {
-        readState();
-        if (mirror[DRAW] < 0) {
-            return new long[0];
-        }
-        return Arrays.stream(Tensors.toDoubleArray(active)).mapToLong(v -> (long) v).toArray();
+        gs.refresh();
+        return gs.draw < 0 ? new long[0] : gs.activeSet.clone();
     }
 
     /** The seed of the schedule (drawn with the masks), or 0 before that. */
     public long scheduleSeed() {
-        readState();
-        return mirror[SEED];
+        gs.refresh();
+        return gs.seed;
+    }
+
+    /**
+     * The drop probability asked for: the options' {@code p}, or the last {@link #setP}. It is in force
+     * from the next active-set change on; {@link #effectiveP()} is the one in force now.
+     */
+    @Override
+    public double p() {
+        return gs == null ? super.p() : gs.requestedP;
+    }
+
+    /**
+     * Asks for another drop probability, for schedules ({@link GyroDropoutSchedules}). Gyro Dropout's masks
+     * were drawn for one {@code p}, and its sub-networks are trained as those fixed masks, so a new {@code p}
+     * cannot apply to them half-way through an active set: it takes effect at the next active-set change
+     * (every {@link #iterNum()} steps), when all {@code sigma} masks are redrawn for it (the schedule of
+     * which sub-networks are active continues unchanged; the new masks come from a generator seeded by the
+     * schedule's seed and the re-draw's index, so a resumed run redraws what the uninterrupted one did).
+     * Until then {@link #effectiveP()} keeps the old value. {@code p = 0} makes the module the identity from
+     * that change on, and a later {@code p > 0} draws fresh masks at the change after it is set. Before the
+     * masks were first drawn there is nothing to keep: the next training forward draws them for the new
+     * {@code p}.
+     *
+     * @throws IllegalArgumentException if {@code p} is not in [0, 1)
+     */
+    @Override
+    public void setP(double p) {
+        Checks.probabilityBelowOne("p", p);
+        super.setP(p);
+        gs.refresh();
+        gs.requestedP = p;
+    }
+
+    /** The drop probability the masks in use were drawn for (restored by {@code load} from the {@code p} buffer). */
+    public double effectiveP() {
+        gs.refresh();
+        return gs.effectiveP;
     }
 
     @Override
     public String toString() {
-        return "GyroDropout(" + options.settings(Double.toString(options.p()), itersPerEpoch, maxEpoch,
+        return "GyroDropout(" + options.settings(Double.toString(effectiveP()), itersPerEpoch, maxEpoch,
                 hasTrainingLength() ? iterNum() : 0) + ")";
     }
 }

@@ -3,9 +3,11 @@ package dev.dropkit.gyro;
 import dev.dropkit.core.Checks;
 import dev.dropkit.core.Tensors;
 import java.util.Arrays;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorVector;
 import org.bytedeco.pytorch.global.torch;
 
 /**
@@ -125,5 +127,70 @@ public final class GyroDropoutOps {
         maskShape[axis] = c;
         Tensor perSample = chosen.repeat_interleave(repeats, new LongOptional(0), new LongOptional(n));
         return input.mul(perSample.view(maskShape));
+    }
+
+    /**
+     * The mask that {@link #applyReadyMask} multiplies a batch by: the rows {@code active} of
+     * {@code masks}, scaled by {@code 1/(1-p)}, in {@code type} on {@code device}, arranged for a batch of
+     * {@code n} samples of rank {@code dims}. When {@code tau} divides {@code n} it is
+     * {@code [tau, 1, C, 1...]} (for the batch seen as {@code [tau, n/tau, C, *]}) and fits any such batch;
+     * otherwise it is {@code [n, C, 1...]}, one row per sample. The active indices are host values, so
+     * building it reads nothing back from a GPU and copies nothing to one: each active row is a view of
+     * {@code masks}, and one {@code cat}, one conversion and one scale make the mask (3 kernels).
+     *
+     * @param masks {@code [sigma, C]} masks (bool or numeric), on any device
+     * @param active the {@code tau} active indices into {@code masks}
+     * @throws IllegalArgumentException if {@code n < tau} or an index is out of range
+     */
+    public static Tensor readyMask(Tensor masks, long[] active, long n, int dims, boolean featuresLast, double p,
+            torch.ScalarType type, Device device) {
+        Checks.probabilityBelowOne("p", p);
+        int tau = active.length;
+        long[] sizes = groupSizes(n, tau);
+        boolean even = n % tau == 0;
+        long c = masks.size(1);
+        TensorVector rows = new TensorVector();
+        for (int i = 0; i < tau; i++) {
+            if (active[i] < 0 || active[i] >= masks.size(0)) {
+                throw new IllegalArgumentException("active index " + active[i] + " is not one of the " + masks.size(0)
+                        + " masks");
+            }
+            Tensor row = masks.narrow(0, active[i], 1);
+            rows.push_back(even ? row : row.expand(new long[] {sizes[i], c}));
+        }
+        Tensor chosen = torch.cat(rows, 0).to(device, type).mul_(new Scalar(1.0 / (1.0 - p)));
+        int axis = featuresLast ? dims - 1 : 1;
+        long[] shape;
+        if (even) {
+            shape = new long[dims + 1];
+            Arrays.fill(shape, 1);
+            shape[0] = tau;
+            shape[axis + 1] = c;
+        } else {
+            shape = new long[dims];
+            Arrays.fill(shape, 1);
+            shape[0] = n;
+            shape[axis] = c;
+        }
+        return chosen.view(shape);
+    }
+
+    /**
+     * Gyro Dropout as one multiply: {@code input} times a mask from {@link #readyMask} built for its batch
+     * size and rank. Forward and backward are one kernel each; nothing synchronizes.
+     *
+     * @param tau the number of groups the mask was built for
+     */
+    public static Tensor applyReadyMask(Tensor input, Tensor ready, int tau) {
+        long n = input.size(0);
+        if (ready.dim() == input.dim()) {
+            return input.mul(ready);
+        }
+        long[] shape = Tensors.shape(input);
+        long[] grouped = new long[shape.length + 1];
+        grouped[0] = tau;
+        grouped[1] = n / tau;
+        System.arraycopy(shape, 1, grouped, 2, shape.length - 1);
+        return input.reshape(grouped).mul(ready).view(shape);
     }
 }

@@ -17,7 +17,7 @@ import org.bytedeco.pytorch.global.torch;
  * uninterrupted run draws, whatever the process's generators did in between.
  *
  * <p>Permutations come from libtorch's {@code randperm} on a private CPU generator seeded from
- * (seed, cycle) or (seed, draw); the seed itself is drawn from libtorch's default generator when the
+ * (seed, cycle) or (seed, draw); the seed itself is drawn from libtorch's default CPU generator when the
  * masks are, so {@link dev.dropkit.core.Seeds#seed(long)} fixes the whole schedule on CPU and CUDA.
  *
  * <p>{@link GyroSelection#PERMUTATION} reads a stream of permutations of all sub-networks, {@code tau}

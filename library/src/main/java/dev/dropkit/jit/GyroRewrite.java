@@ -14,6 +14,12 @@ import org.bytedeco.pytorch.global.torch;
  * kept units scaled by {@code 1/(1-p)}, the active set re-drawn every {@code iterNum} training calls,
  * cycling through all {@code sigma} before any repeats. Randomness comes from the global generator
  * ({@code torch.manual_seed} in Python, {@code Seeds} in dropkit).
+ *
+ * <p>As in the Java module, a training call is one multiply by a ready mask (the active masks, scaled and
+ * laid out for the batch), kept in a buffer and rebuilt only when the active set, the batch layout, the
+ * call's {@code p}, the dtype or the device changes; forward and backward are one kernel each then. No
+ * step reads a value back from the device: the step counter and cursor are integer attributes, and the
+ * permutation that straddles two cycles is arranged with a stable sort rather than boolean indexing.
  */
 final class GyroRewrite implements DropoutSites.Rewrite {
     private final GyroDropoutOptions options;
@@ -58,6 +64,10 @@ final class GyroRewrite implements DropoutSites.Rewrite {
         // index buffers must be int64 from the start: a checkpoint read into them keeps their dtype
         m.register_buffer(fn + "_order", torch.zeros(new long[] {0}, new TensorOptions(torch.ScalarType.Long)));
         m.register_buffer(fn + "_active", torch.zeros(new long[] {0}, new TensorOptions(torch.ScalarType.Long)));
+        // the ready mask and what it was built for: batch layout (-2: stale) and p; dtype and device are its own
+        m.register_buffer(fn + "_ready", torch.zeros(0));
+        JitGraphs.intAttribute(m, fn + "_ready_key", -2);
+        JitGraphs.floatAttribute(m, fn + "_ready_q", -1.0);
     }
 
     @Override
@@ -89,22 +99,43 @@ final class GyroRewrite implements DropoutSites.Rewrite {
                         self.NAME_masks = torch.empty([sigma, c], dtype=x.dtype, device=x.device).bernoulli_(1.0 - q)
                         self.NAME_order = torch.randperm(sigma, device=x.device)
                         self.NAME_cursor = 0
+                        self.NAME_ready_key = -2
                     masks = self.NAME_masks
                     assert masks.size(1) == c, "dropkit Gyro Dropout masks were drawn for another number of features or channels"
                     step = self.NAME_step
                     if step % self.NAME_iter_num == 0:
                         self.NAME_select(sigma, tau)
+                        self.NAME_ready_key = -2
                     self.NAME_step = step + 1
-                    base = n // tau
-                    extra = n - base * tau
-                    split = extra * (base + 1)
-                    r = torch.arange(n, device=x.device)
-                    group = torch.where(r < split, torch.div(r, base + 1, rounding_mode="floor"),
-                                        extra + torch.div(r - split, base, rounding_mode="floor"))
-                    rows = self.NAME_active.index_select(0, group)
-                    shape = [n] + [1] * (x.dim() - 2) + [c] if last else [n, c] + [1] * (x.dim() - 2)
-                    mask = masks.index_select(0, rows).view(shape)
-                    return x * (mask * (1.0 / (1.0 - q)))
+                    even = n % tau == 0
+                    key = (-1 if even else n) * 64 + x.dim()
+                    ready = self.NAME_ready
+                    if self.NAME_ready_key != key or self.NAME_ready_q != q or ready.dtype != x.dtype or not (ready.device == x.device):
+                        ready = self.NAME_build(x, masks, n, c, q, even, last)
+                        self.NAME_ready = ready
+                        self.NAME_ready_key = key
+                        self.NAME_ready_q = q
+                    if even:
+                        grouped = [tau, n // tau] + x.size()[1:]
+                        return (x.reshape(grouped) * ready).view(x.size())
+                    return x * ready
+
+                def NAME_build(self, x: Tensor, masks: Tensor, n: int, c: int, q: float, even: bool, last: bool) -> Tensor:
+                    tau = self.NAME_tau
+                    rows = self.NAME_active
+                    if not even:
+                        base = n // tau
+                        extra = n - base * tau
+                        split = extra * (base + 1)
+                        r = torch.arange(n, device=x.device)
+                        group = torch.where(r < split, torch.div(r, base + 1, rounding_mode="floor"),
+                                            extra + torch.div(r - split, base, rounding_mode="floor"))
+                        rows = rows.index_select(0, group)
+                    ready = masks.index_select(0, rows).to(x.dtype) * (1.0 / (1.0 - q))
+                    tail = [1] * (x.dim() - 2) + [c] if last else [c] + [1] * (x.dim() - 2)
+                    if even:
+                        return ready.view([tau, 1] + tail)
+                    return ready.view([n] + tail)
 
                 def NAME_select(self, sigma: int, tau: int):
                     order = self.NAME_order
@@ -119,8 +150,10 @@ final class GyroRewrite implements DropoutSites.Rewrite {
                         head = order[cur:]
                         fresh = torch.randperm(sigma, device=order.device)
                         ends = fresh.new_zeros([sigma]).index_fill_(0, head, 1)
-                        flag = ends.index_select(0, fresh) > 0
-                        fresh = torch.cat([fresh[flag.logical_not()], fresh[flag]])
+                        # the ones that end the last cycle go behind the others: a stable sort on the flag
+                        # instead of boolean indexing, which waits for the device to count the rows
+                        behind = torch.sort(ends.index_select(0, fresh), dim=0, stable=True)[1]
+                        fresh = fresh.index_select(0, behind)
                         need = tau - head.size(0)
                         self.NAME_active = torch.cat([head, fresh[:need]])
                         self.NAME_order = fresh

@@ -233,4 +233,25 @@ class JavaCppPitfallsTest {
         assertEquals(net.drop.address(), fromJava.address());
         java.lang.ref.Reference.reachabilityFence(net);
     }
+
+    /**
+     * A tensor made while a PointerScope is open belongs to that scope: closing it frees the handle (and,
+     * if nothing else holds the TensorImpl, the data), so a tensor cached across steps needs its own
+     * reference. native-notes/cached-tensors-need-an-owned-handle.md
+     */
+    @Test
+    void aTensorMadeInsideAScopeIsFreedWithItUnlessRetained() {
+        Tensor cached;
+        Tensor owned;
+        try (PointerScope scope = new PointerScope()) {
+            cached = torch.ones(4, 4).mul(new Scalar(2.0));
+            owned = torch.ones(4, 4).mul(new Scalar(3.0));
+            owned.retainReference();
+        }
+        assertTrue(cached.isNull(), "the scope freed the handle made inside it: it now points nowhere");
+        assertFalse(owned.isNull(), "a retained handle survives the scope");
+        assertEquals(48.0, owned.sum().item_double(), "and its data is intact");
+        owned.releaseReference();
+        assertTrue(owned.isNull(), "released, it is freed at once");
+    }
 }

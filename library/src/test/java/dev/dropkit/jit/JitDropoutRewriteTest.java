@@ -3,6 +3,7 @@ package dev.dropkit.jit;
 import static dev.dropkit.testing.ParsedJson.parse;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -128,6 +129,60 @@ class JitDropoutRewriteTest {
         // masks are Bernoulli(1 - p): 256 draws, 5 sigma
         double kept = Arrays.stream(box(floats(drop1.attr("dropkit_gyro_0_masks").toTensor()))).average().orElseThrow();
         assertEquals(0.5, kept, 5 * Math.sqrt(0.25 / 256), "kept fraction of the masks");
+    }
+
+    /**
+     * A training call is one multiply by the ready mask buffer: y == x * ready exactly, ready == the active
+     * masks scaled by 2 on consecutive groups (even and uneven batches), rebuilt only when the active set
+     * or the batch layout changes; and with tau not dividing sigma, the draws that straddle two cycles
+     * (arranged by a stable sort, not boolean indexing) still hold tau distinct masks and every cycle
+     * visits all sigma.
+     */
+    @Test
+    void gyroCallIsOneMultiplyByAReadyMaskRebuiltOnlyWhenTheActiveSetChanges() throws IOException {
+        JitModule m = load("mlp_scripted.pt");
+        JitRewrites.gyroDropout(m, gyro().toBuilder().tau(3).build()); // iterNum = floor(8 / 8) * 3 = 3
+        JitModule drop1 = JitInspector.namedModules(m).get("drop1");
+        m.train(true);
+        torch.manual_seed(5);
+        int c = 32;
+        List<Long> stream = new java.util.ArrayList<>();
+        long readyAt = -1;
+        for (int step = 0; step < 24; step++) {
+            int n = step % 3 == 2 ? 10 : 12; // the last call of each draw has uneven groups
+            Tensor x = torch.rand(n, c).add_(new Scalar(1.0));
+            Tensor y = fwd(drop1, x);
+            Tensor ready = drop1.attr("dropkit_gyro_0_ready").toTensor();
+            Tensor masks = drop1.attr("dropkit_gyro_0_masks").toTensor();
+            long[] active = TensorSegments.view(drop1.attr("dropkit_gyro_0_active").toTensor().contiguous())
+                    .toArray(ValueLayout.JAVA_LONG);
+            assertEquals(3, Arrays.stream(active).distinct().count(), "tau distinct masks at step " + step);
+            long[] rowMask = new long[n];
+            long[] sizes = dev.dropkit.gyro.GyroDropoutOps.groupSizes(n, 3);
+            for (int g = 0, r = 0; g < 3; g++) {
+                for (int k = 0; k < sizes[g]; k++) {
+                    rowMask[r++] = active[g];
+                }
+            }
+            Tensor expected = masks.index_select(0, torch.tensor(rowMask)).mul(new Scalar(2.0));
+            assertTrue(y.equal(x.mul(expected)), "y = x * (active masks / (1 - p)) at step " + step);
+            Tensor product = ready.dim() == x.dim() ? x.mul(ready) : x.reshape(3, n / 3, c).mul(ready).view(n, c);
+            assertTrue(y.equal(product), "y is one multiply by the ready buffer at step " + step);
+            long address = ready.data_ptr().address();
+            if (step % 3 == 0) {
+                Arrays.stream(active).forEach(stream::add);
+            } else if (step % 3 == 1) {
+                assertEquals(readyAt, address, "step " + step + ": same active set and layout, no rebuild");
+            } else {
+                assertNotEquals(readyAt, address, "step " + step + ": an uneven batch gets its own mask");
+            }
+            if (step % 3 != 2) {
+                readyAt = address;
+            }
+        }
+        for (int cycle = 0; cycle < 3; cycle++) {
+            assertEquals(8, new HashSet<>(stream.subList(cycle * 8, cycle * 8 + 8)).size(), "cycle " + cycle);
+        }
     }
 
     private static double[] box(float[] f) {

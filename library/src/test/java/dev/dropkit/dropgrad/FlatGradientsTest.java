@@ -172,6 +172,23 @@ class FlatGradientsTest {
             assertEquals(buf.numel(), Tensors.countZeros(buf), "zeroed, step " + step);
             assertTrue(allAliased(dropGrad));
         }
+        net.backward(DropGradTest.inputs(dev, 8, 32), DropGradTest.targets(dev, 8, 10));
+        wrapper.zero_grad(false); // libtorch's detach_() and zero_() on each slice: works, slices kept
+        assertTrue(allAliased(dropGrad), "zero_grad(false) keeps the slices");
+        Tensor buf = dropGrad.flatGradients().flat(g);
+        assertEquals(buf.numel(), Tensors.countZeros(buf));
+    }
+
+    /** Why the slices are made with set_: a narrow view as .grad makes libtorch's zero_grad(false) throw (detach_). */
+    @Test
+    void aViewAsGradientBreaksLibtorchsZeroGradWhichIsWhySlicesAreMadeWithSet() {
+        Tensor p = org.bytedeco.pytorch.global.torch.ones(4);
+        p.set_requires_grad(true);
+        Tensor buffer = org.bytedeco.pytorch.global.torch.zeros(8);
+        p.mutable_grad().put(buffer.narrow(0, 2, 4));
+        SGD sgd = new SGD(new org.bytedeco.pytorch.TensorVector(p), new SGDOptions(0.1));
+        RuntimeException e = org.junit.jupiter.api.Assertions.assertThrows(RuntimeException.class, () -> sgd.zero_grad(false));
+        assertTrue(e.getMessage().contains("view"), e.getMessage());
     }
 
     static long[] gradAddresses(DropGrad dropGrad) {

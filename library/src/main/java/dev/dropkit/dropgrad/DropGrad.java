@@ -58,9 +58,9 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * gradient by its view of the group mask (libtorch's post-accumulate-grad hook, which would allow one
  * multiply per group, cannot be registered from Java).
  *
- * <p>On the CPU a hook drops the gradient in place when nothing but autograd can read it (the usual case:
- * a layer's weight or bias gradient), so no new tensor is made and libtorch does not copy one into
- * {@code .grad}; where autograd hands the same memory to another parameter too, the hook returns a new
+ * <p>A hook drops the gradient in place when nothing but autograd can read it (the usual case: a layer's
+ * weight or bias gradient), on any device, so no new tensor is made and libtorch does not copy one into
+ * {@code .grad} (on CUDA: one kernel per gradient); where autograd hands the same memory to another parameter too, the hook returns a new
  * tensor and leaves the shared one alone.
  *
  * <p>Rate zero is the identity, bit for bit, and costs no random draw and no tensor work.
@@ -80,7 +80,7 @@ public final class DropGrad {
         this.names = rules.names;
         this.params = rules.params;
         this.mode = mode;
-        this.flat = new FlatGradients(FlatGradients.onCpuByDefault());
+        this.flat = new FlatGradients(FlatGradients.onCpuByDefault(), FlatGradients.offCpuByDefault());
         this.rates = rules.evaluate(0, 0, 0.0);
     }
 
@@ -243,9 +243,17 @@ public final class DropGrad {
         if (mode == DropGradMode.FULL_UPDATE) {
             return; // dropped updates leave gradients undefined; a flat buffer would define them
         }
-        RateGroups gs = groups();
-        if (flat.anyEnabled(gs)) {
-            NativeMemory.run(() -> flat.zeroGrad(gs, params));
+        RateGroups known;
+        synchronized (this) {
+            known = groups;
+        }
+        // The groups as last seen decide whether to look closer: a CPU model without flat buffers pays
+        // nothing more than the inner zero_grad (a model moved to CUDA since is regrouped by the next step).
+        if (known == null || flat.anyEnabled(known)) {
+            RateGroups gs = groups();
+            if (flat.anyEnabled(gs)) {
+                NativeMemory.run(() -> flat.zeroGrad(gs, params));
+            }
         }
     }
 

@@ -30,16 +30,25 @@ import org.bytedeco.pytorch.global.torch;
 final class FlatGradients {
     /** The system property that turns flat buffers on for CPU groups. */
     static final String ON_CPU_PROPERTY = "dropkit.dropgrad.flatOnCpu";
+    /**
+     * The system property that turns them off for other devices ({@code false}); on by default. Counted from
+     * the code, a flat group costs two kernels more per step than masking its parameters one by one with
+     * views of the group mask (one {@code zero_()} and one multiply, while autograd's {@code +=} into the
+     * zeroed buffer takes the place of the per-parameter multiplies): the switch is there to measure both.
+     */
+    static final String OFF_CPU_PROPERTY = "dropkit.dropgrad.flatOffCpu";
 
     private final boolean onCpu;
+    private final boolean offCpu;
     private RateGroups layout;
     private Tensor[] flats;
     private Tensor[][] slices;
     private long[] bases;
     private long[] elementSizes;
 
-    FlatGradients(boolean onCpu) {
+    FlatGradients(boolean onCpu, boolean offCpu) {
         this.onCpu = onCpu;
+        this.offCpu = offCpu;
     }
 
     /** Whether flat buffers are on for CPU groups by default ({@value #ON_CPU_PROPERTY}). */
@@ -47,9 +56,14 @@ final class FlatGradients {
         return Boolean.getBoolean(ON_CPU_PROPERTY);
     }
 
+    /** Whether flat buffers are on for groups off the CPU ({@value #OFF_CPU_PROPERTY}, default true). */
+    static boolean offCpuByDefault() {
+        return Boolean.parseBoolean(System.getProperty(OFF_CPU_PROPERTY, "true"));
+    }
+
     /** Whether group {@code g} gets a flat buffer. */
     boolean enabled(RateGroups.Group g) {
-        return !g.cpu || onCpu;
+        return g.cpu ? onCpu : offCpu;
     }
 
     /** Whether any group of {@code groups} gets a flat buffer. */

@@ -49,6 +49,14 @@ final class RoundDraw implements AutoCloseable {
             }
         }
         Tensor[] masks = new Tensor[gs.length];
+        boolean anyMask = false;
+        for (RateGroups.Group g : gs) {
+            double rate = rates[g.members[0]];
+            anyMask |= rate != 0.0 && !hashed(g, rate);
+        }
+        if (!anyMask) { // the usual CPU round: a key, no tensor, no scope
+            return new RoundDraw(groups, rates, key, masks);
+        }
         try (PointerScope ignored = new PointerScope()) {
             for (RateGroups.Group g : gs) {
                 double rate = rates[g.members[0]];

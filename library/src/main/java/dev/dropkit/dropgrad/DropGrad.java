@@ -193,42 +193,9 @@ public final class DropGrad {
             }
             RateGroups gs = groups();
             try (RoundDraw draw = RoundDraw.draw(gs, r)) {
-                for (RateGroups.Group g : gs.groups) {
-                    double rate = r[g.members[0]];
-                    if (rate == 0.0) {
-                        continue;
-                    }
-                    if (flat.aliased(gs, g, params)) {
-                        dropFlat(g, draw, rate);
-                        continue;
-                    }
-                    for (int m : g.members) {
-                        Tensor grad = params.get(m).grad();
-                        if (!grad.defined()) {
-                            continue;
-                        }
-                        checkDense(m, grad);
-                        if (draw.hashed(m)) {
-                            DropGradOps.dropInPlace(grad, rate, draw.key(m));
-                        } else {
-                            grad.mul_(draw.maskView(m));
-                        }
-                    }
-                }
+                flat.dropAccumulated(gs, draw, params, this::sparse);
             }
         });
-    }
-
-    /** A group whose gradients are its flat buffer's slices: one multiply, or the CPU hash over each slice. */
-    private void dropFlat(RateGroups.Group g, RoundDraw draw, double rate) {
-        Tensor mask = draw.groupMask(g.index);
-        if (mask != null) {
-            flat.flat(g).mul_(mask);
-            return;
-        }
-        for (int k = 0; k < g.members.length; k++) {
-            DropGradOps.dropInPlace(flat.slice(g, k), rate, draw.key(g.members[k]));
-        }
     }
 
     /**
@@ -304,39 +271,9 @@ public final class DropGrad {
         if (rates[index] == 0.0) {
             return null;
         }
-        HookRound.Share share;
-        synchronized (round) { // update() swaps the rates and ends the round under the same lock
-            share = round.take(index, () -> RoundDraw.draw(groups(), rates));
-        }
-        double rate = share.rate();
-        if (rate == 0.0) { // the rate became zero between the check and the round
-            return null;
-        }
-        if (grad.is_sparse()) {
-            throw sparse(index);
-        }
-        // Nobody else reads it: dropped in place, no new tensor, no copy into .grad. Decided before any Java
-        // copy of the tensor, which would count as one more holder.
-        boolean exclusive = grad.has_storage() && GradientOwnership.exclusive(grad);
-        if (share.hashed()) {
-            if (exclusive && CpuMasks.direct(grad)) {
-                CpuMasks.drop(grad, grad, rate, share.key());
-                return null;
-            }
-            return DropGradOps.drop(new Tensor(grad), rate, share.key());
-        }
-        if (exclusive) {
-            new Tensor(grad).mul_(share.mask());
-            return null;
-        }
-        return new Tensor(grad).mul(share.mask());
-    }
-
-    private Tensor checkDense(int index, Tensor grad) {
-        if (grad.is_sparse()) {
-            throw sparse(index);
-        }
-        return grad;
+        // The round's take() locks the round, as update() does to swap the rates and end it: a round is
+        // always drawn for the rates of one update.
+        return round.gradient(index, grad, () -> RoundDraw.draw(groups(), rates), this::sparse);
     }
 
     private IllegalArgumentException sparse(int index) {

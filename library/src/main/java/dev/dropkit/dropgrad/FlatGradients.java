@@ -2,6 +2,7 @@ package dev.dropkit.dropgrad;
 
 import dev.dropkit.core.Tensors;
 import java.util.List;
+import java.util.function.IntFunction;
 import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.MemoryFormatOptional;
 import org.bytedeco.pytorch.Tensor;
@@ -91,7 +92,7 @@ final class FlatGradients {
             flats[g.index].zero_();
             for (int k = 0; k < g.members.length; k++) {
                 Tensor p = params.get(g.members[k]);
-                if (!aliased(p, g, k)) {
+                if (!aliased(p, g, k) && p.scalar_type().value == g.dtypeValue) { // else: masked by itself
                     p.mutable_grad().put(slices[g.index][k]);
                 }
             }
@@ -109,6 +110,47 @@ final class FlatGradients {
             }
         }
         return true;
+    }
+
+    /**
+     * The wrapper's masking of the gradients accumulated since the last zero_grad, with one round's draw: a
+     * group whose gradients are all its buffer's slices at once (one multiply by the group mask, or the CPU
+     * hash over each slice), any other parameter by itself with the same mask, so both give the same bits.
+     */
+    void dropAccumulated(RateGroups gs, RoundDraw draw, List<Tensor> params,
+            IntFunction<IllegalArgumentException> sparse) {
+        double[] r = draw.rates;
+        for (RateGroups.Group g : gs.groups) {
+            double rate = r[g.members[0]];
+            if (rate == 0.0) {
+                continue;
+            }
+            if (aliased(gs, g, params)) {
+                Tensor mask = draw.groupMask(g.index);
+                if (mask != null) {
+                    flat(g).mul_(mask);
+                } else {
+                    for (int k = 0; k < g.members.length; k++) {
+                        DropGradOps.dropInPlace(slice(g, k), rate, draw.key(g.members[k]));
+                    }
+                }
+                continue;
+            }
+            for (int m : g.members) {
+                Tensor grad = params.get(m).grad();
+                if (!grad.defined()) {
+                    continue;
+                }
+                if (grad.is_sparse()) {
+                    throw sparse.apply(m);
+                }
+                if (draw.hashed(m)) {
+                    DropGradOps.dropInPlace(grad, rate, draw.key(m));
+                } else {
+                    grad.mul_(draw.maskView(m));
+                }
+            }
+        }
     }
 
     /** Group {@code g}'s buffer (only while {@link #aliased} says so is it every member's gradient). */

@@ -1,7 +1,9 @@
 package dev.dropkit.dropgrad;
 
+import java.util.function.IntFunction;
 import java.util.function.Supplier;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorBase;
 
 /**
  * The hooks' open round: one {@link RoundDraw} shared by every parameter's hook during one backward pass.
@@ -34,6 +36,38 @@ final class HookRound {
         }
         boolean hashed = draw.hashed(index);
         return new Share(rate, hashed, hashed ? draw.key(index) : 0L, hashed ? null : draw.maskView(index));
+    }
+
+    /**
+     * The hooks' work for parameter {@code index}: the dropped gradient as a new tensor, or null to leave
+     * the gradient as it is (rate zero, or dropped in place because nobody else can read it; see
+     * {@link GradientOwnership}). Off the CPU that is one multiply by the parameter's view of its group's
+     * mask, in place where allowed (one kernel; else the multiply and AccumulateGrad's copy of the result).
+     */
+    Tensor gradient(int index, TensorBase grad, Supplier<RoundDraw> open, IntFunction<IllegalArgumentException> sparse) {
+        Share share = take(index, open);
+        double rate = share.rate();
+        if (rate == 0.0) { // the rate became zero between the caller's check and the round
+            return null;
+        }
+        if (grad.is_sparse()) {
+            throw sparse.apply(index);
+        }
+        // Nobody else reads it: dropped in place, no new tensor, no copy into .grad. Decided before any Java
+        // copy of the tensor, which would count as one more holder.
+        boolean exclusive = grad.has_storage() && GradientOwnership.exclusive(grad);
+        if (share.hashed()) {
+            if (exclusive && CpuMasks.direct(grad)) {
+                CpuMasks.drop(grad, grad, rate, share.key());
+                return null;
+            }
+            return DropGradOps.drop(new Tensor(grad), rate, share.key());
+        }
+        if (exclusive) {
+            new Tensor(grad).mul_(share.mask());
+            return null;
+        }
+        return new Tensor(grad).mul(share.mask());
     }
 
     /** Ends the open round and frees its masks. */

@@ -119,12 +119,18 @@ final class RateGroups {
         return groups[groupOf[i]].offsets[slotOf[i]];
     }
 
-    /** Whether every parameter is still on its group's device and in its dtype (a model moved after build would not be). */
+    /**
+     * Whether every parameter is still on its group's device, and off the CPU in its dtype (a model moved
+     * after build would not be). CPU groups are not checked for dtype here, to keep a CPU step's bookkeeping
+     * to one call per parameter: their masks are hashed per parameter whatever the dtype, and the flat
+     * buffers check each member's dtype before aliasing it.
+     */
     boolean matches(List<Tensor> params) {
         for (Group g : groups) {
             for (int m : g.members) {
                 Tensor p = params.get(m);
-                if (p.is_cpu() != g.cpu || (!g.cpu && deviceIndex(p) != g.deviceIndex) || p.scalar_type().value != g.dtypeValue) {
+                if (p.is_cpu() != g.cpu || (!g.cpu && (deviceIndex(p) != g.deviceIndex
+                        || p.scalar_type().value != g.dtypeValue))) {
                     return false;
                 }
             }

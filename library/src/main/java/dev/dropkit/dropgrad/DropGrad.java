@@ -43,25 +43,25 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  *
  * <p><b>Randomness.</b> Masks come from libtorch's default generator on each parameter's device, so
  * {@link dev.dropkit.core.Seeds#seed(long)} fixes them. Both forms draw the same way, once per round
- * (one backward pass for hooks, one {@link #apply()} for the wrapper; see {@link RoundDraw}): one 64-bit
+ * (one backward pass for hooks, one {@link #apply()} for the wrapper; see {@code RoundDraw}): one 64-bit
  * key from the CPU generator if any CPU parameter has a nonzero rate, from which every CPU parameter's mask
  * is hashed (see {@link DropGradOps}: the drop probability is the rate rounded to a multiple of 2^-16), and
  * one mask per rate group on another device (CUDA; parameters sharing a schedule, device and dtype form a
- * group, see {@link RateGroups}), in group order, whether or not its parameters received a gradient.
+ * group, see {@code RateGroups}), in group order, whether or not its parameters received a gradient.
  * Autograd's order of gradients therefore does not matter, and hooks and wrapper produce bit-identical
  * gradients for the same seed and a single backward pass. A hooks round ends when a parameter's gradient
  * arrives a second time or {@link #update} is called; during backward it holds its group masks.
  *
  * <p><b>Cost on CUDA.</b> A round draws each group's mask with two kernels and no host sync. The wrapper
- * keeps each group's gradients in one flat buffer ({@link FlatGradients}, when zeroed through
+ * keeps each group's gradients in one flat buffer ({@code FlatGradients}, when zeroed through
  * {@link DropGradOptimizer#zero_grad()}) and masks it with one multiply; hooks multiply each incoming
  * gradient by its view of the group mask (libtorch's post-accumulate-grad hook, which would allow one
  * multiply per group, cannot be registered from Java).
  *
  * <p>A hook drops the gradient in place when nothing but autograd can read it (the usual case: a layer's
  * weight or bias gradient), on any device, so no new tensor is made and libtorch does not copy one into
- * {@code .grad} (on CUDA: one kernel per gradient); where autograd hands the same memory to another parameter too, the hook returns a new
- * tensor and leaves the shared one alone.
+ * {@code .grad} (on CUDA: one kernel per gradient); where autograd hands the same memory to another
+ * parameter too, the hook returns a new tensor and leaves the shared one alone.
  *
  * <p>Rate zero is the identity, bit for bit, and costs no random draw and no tensor work.
  */
@@ -178,7 +178,7 @@ public final class DropGrad {
      * updates (the gradient is reset to undefined) in {@link DropGradMode#FULL_UPDATE} mode. Call it after
      * the last backward pass and before the optimizer step. Temporaries are freed before it returns.
      *
-     * <p>One round is drawn ({@link RoundDraw}); a rate group whose gradients all live in its flat buffer
+     * <p>One round is drawn ({@code RoundDraw}); a rate group whose gradients all live in its flat buffer
      * ({@link #zeroGrad(Optimizer)}) is masked with one multiply, any other parameter by itself.
      */
     public void apply() {

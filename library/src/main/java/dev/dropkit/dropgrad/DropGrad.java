@@ -6,15 +6,11 @@ import dev.dropkit.core.Tensors;
 import dev.dropkit.schedule.Schedule;
 import java.lang.ref.Reference;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.regex.Pattern;
-import org.bytedeco.javacpp.PointerScope;
 import org.bytedeco.pytorch.GeneratorOptional;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Optimizer;
@@ -47,51 +43,45 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  *
  * <p><b>Randomness.</b> Masks come from libtorch's default generator on each parameter's device, so
  * {@link dev.dropkit.core.Seeds#seed(long)} fixes them. Both forms draw the same way, once per round
- * (one backward pass for hooks, one {@link #apply()} for the wrapper): one 64-bit key from the CPU
- * generator if any CPU parameter has a nonzero rate, from which every CPU parameter's mask is hashed
- * (see {@link DropGradOps}: the drop probability is the rate rounded to a multiple of 2^-16), and one mask
- * per parameter with a nonzero rate on another device (CUDA), in parameter order, whether or not that
- * parameter received a gradient. Autograd's order of gradients therefore does not matter, and hooks and
- * wrapper produce bit-identical gradients for the same seed and a single backward pass. A hooks round
- * ends when a parameter's gradient arrives a second time or {@link #update} is called. A round draws
- * every CUDA parameter's mask when it opens and holds each until its gradient arrives, so during backward
- * hooks hold up to the size of all CUDA parameters in masks (CPU masks are computed as gradients arrive).
+ * (one backward pass for hooks, one {@link #apply()} for the wrapper; see {@code RoundDraw}): one 64-bit
+ * key from the CPU generator if any CPU parameter has a nonzero rate, from which every CPU parameter's mask
+ * is hashed (see {@link DropGradOps}: the drop probability is the rate rounded to a multiple of 2^-16), and
+ * one mask per rate group on another device (CUDA; parameters sharing a schedule, device and dtype form a
+ * group, see {@code RateGroups}), in group order, whether or not its parameters received a gradient.
+ * Autograd's order of gradients therefore does not matter, and hooks and wrapper produce bit-identical
+ * gradients for the same seed and a single backward pass. A hooks round ends when a parameter's gradient
+ * arrives a second time or {@link #update} is called; during backward it holds its group masks.
  *
- * <p>On the CPU a hook drops the gradient in place when nothing but autograd can read it (the usual case:
- * a layer's weight or bias gradient), so no new tensor is made and libtorch does not copy one into
- * {@code .grad}; where autograd hands the same memory to another parameter too, the hook returns a new
- * tensor and leaves the shared one alone.
+ * <p><b>Cost on CUDA.</b> A round draws each group's mask with two kernels and no host sync. The wrapper
+ * keeps each group's gradients in one flat buffer ({@code FlatGradients}, when zeroed through
+ * {@link DropGradOptimizer#zero_grad()}) and masks it with one multiply; hooks multiply each incoming
+ * gradient by its view of the group mask (libtorch's post-accumulate-grad hook, which would allow one
+ * multiply per group, cannot be registered from Java).
+ *
+ * <p>A hook drops the gradient in place when nothing but autograd can read it (the usual case: a layer's
+ * weight or bias gradient), on any device, so no new tensor is made and libtorch does not copy one into
+ * {@code .grad} (on CUDA: one kernel per gradient); where autograd hands the same memory to another
+ * parameter too, the hook returns a new tensor and leaves the shared one alone.
  *
  * <p>Rate zero is the identity, bit for bit, and costs no random draw and no tensor work.
  */
 public final class DropGrad {
+    private final DropGradRules rules;
     private final List<String> names;
     private final List<Tensor> params;
-    private final Schedule[] schedules;
     private final DropGradMode mode;
-    private final Object lock = new Object();
+    private final HookRound round = new HookRound();
+    private final FlatGradients flat;
     private volatile double[] rates;
-    // The open hooks round: its CPU key, masks drawn for it off the CPU, its rates, which parameters are on
-    // the CPU and which have used their masks.
-    private long roundKey;
-    private boolean[] roundCpu;
-    private Tensor[] roundMasks;
-    private double[] roundRates;
-    private boolean[] roundUsed;
+    private RateGroups groups; // guarded by this
 
-    private DropGrad(List<String> names, List<Tensor> params, List<Schedule> schedules, DropGradMode mode) {
-        this.names = List.copyOf(names);
-        // Own copies: a tensor read from a native container is a view that dies with the container, and one
-        // made under the caller's PointerScope dies with the scope, while DropGrad and its hooks live on.
-        // The copies share the parameters' storage; the garbage collector frees them with DropGrad.
-        this.params = params.stream().map(p -> {
-            Tensor own = new Tensor(p);
-            own.retainReference();
-            return own;
-        }).toList();
-        this.schedules = schedules.toArray(new Schedule[0]);
+    private DropGrad(DropGradRules rules, DropGradMode mode) {
+        this.rules = rules;
+        this.names = rules.names;
+        this.params = rules.params;
         this.mode = mode;
-        this.rates = evaluate(0, 0, 0.0);
+        this.flat = new FlatGradients(FlatGradients.onCpuByDefault(), FlatGradients.offCpuByDefault());
+        this.rates = rules.evaluate(0, 0, 0.0);
     }
 
     /** Starts configuring DropGrad. */
@@ -125,6 +115,19 @@ public final class DropGrad {
     }
 
     /**
+     * The highest current drop rate over the parameters: the rate, when every parameter has the same one.
+     * It is what {@link DropGradCallback} logs per step as {@value DropGradCallback#METRIC}: one number
+     * that follows the schedule, where the per-parameter rates of {@link #rates()} could be hundreds.
+     */
+    public double maxRate() {
+        double max = 0.0;
+        for (double v : rates) {
+            max = Math.max(max, v);
+        }
+        return max;
+    }
+
+    /**
      * The current drop rate of {@code name}.
      *
      * @throws IllegalArgumentException if DropGrad does not act on a parameter of that name
@@ -148,10 +151,10 @@ public final class DropGrad {
      */
     public void update(long step, int epoch, double progress) {
         Schedule.checkPoint(step, epoch, progress);
-        double[] next = evaluate(step, epoch, progress);
-        synchronized (lock) {
+        double[] next = rules.evaluate(step, epoch, progress);
+        synchronized (round) {
             rates = next;
-            endRound();
+            round.end();
         }
     }
 
@@ -174,6 +177,9 @@ public final class DropGrad {
      * Drops the gradients accumulated in every parameter's {@code .grad}, in place: elements, or whole
      * updates (the gradient is reset to undefined) in {@link DropGradMode#FULL_UPDATE} mode. Call it after
      * the last backward pass and before the optimizer step. Temporaries are freed before it returns.
+     *
+     * <p>One round is drawn ({@code RoundDraw}); a rate group whose gradients all live in its flat buffer
+     * ({@link #zeroGrad(Optimizer)}) is masked with one multiply, any other parameter by itself.
      */
     public void apply() {
         double[] r = rates;
@@ -183,27 +189,52 @@ public final class DropGrad {
         NativeMemory.run(() -> {
             if (mode == DropGradMode.FULL_UPDATE) {
                 dropWholeUpdates(r);
-            } else {
-                boolean[] cpu = onCpu(r);
-                long roundKey = cpuKey(cpu);
-                for (int i = 0; i < r.length; i++) {
-                    if (r[i] == 0.0) {
-                        continue;
-                    }
-                    Tensor grad = params.get(i).grad();
-                    if (cpu[i]) {
-                        if (grad.defined()) {
-                            DropGradOps.dropInPlace(checkDense(i, grad), r[i], CpuMasks.subKey(roundKey, i));
-                        }
-                    } else {
-                        Tensor keep = DropGradOps.keepMask(params.get(i), r[i]); // drawn even without a gradient
-                        if (grad.defined()) {
-                            DropGradOps.applyMaskInPlace(checkDense(i, grad), keep, r[i]);
-                        }
-                    }
-                }
+                return;
+            }
+            RateGroups gs = groups();
+            try (RoundDraw draw = RoundDraw.draw(gs, r)) {
+                flat.dropAccumulated(gs, draw, params, this::sparse);
             }
         });
+    }
+
+    /**
+     * The wrapper's {@code zero_grad()}: {@code inner.zero_grad()}, then, where flat buffers are on (CUDA
+     * groups; CPU groups with {@code -Ddropkit.dropgrad.flatOnCpu=true}), each buffer zeroed in place and
+     * its slices made the members' gradients again. Those gradients are then zero tensors, not undefined
+     * (PyTorch's {@code zero_grad(set_to_none=False)}): an optimizer steps a parameter that got no gradient
+     * this step with a zero one (weight decay and momentum still act).
+     */
+    void zeroGrad(Optimizer inner) {
+        inner.zero_grad();
+        if (mode == DropGradMode.FULL_UPDATE) {
+            return; // dropped updates leave gradients undefined; a flat buffer would define them
+        }
+        RateGroups known;
+        synchronized (this) {
+            known = groups;
+        }
+        // The groups as last seen decide whether to look closer: a CPU model without flat buffers pays
+        // nothing more than the inner zero_grad (a model moved to CUDA since is regrouped by the next step).
+        if (known == null || flat.anyEnabled(known)) {
+            RateGroups gs = groups();
+            if (flat.anyEnabled(gs)) {
+                NativeMemory.run(() -> flat.zeroGrad(gs, params));
+            }
+        }
+    }
+
+    /** The rate groups, regrouped if a parameter moved to another device or dtype since. */
+    synchronized RateGroups groups() {
+        if (groups == null || !groups.matches(params)) {
+            groups = RateGroups.of(params, rules.schedules);
+        }
+        return groups;
+    }
+
+    /** The flat buffers (tests). */
+    FlatGradients flatGradients() {
+        return flat;
     }
 
     /** Wraps {@code optimizer} so that its {@code step()} applies DropGrad first; see {@link DropGradOptimizer}. */
@@ -217,33 +248,12 @@ public final class DropGrad {
      * @throws IllegalArgumentException naming the first parameter that is not
      */
     void checkTrainedBy(Optimizer optimizer, String what) {
-        TensorVector trained = optimizedParameters(optimizer);
-        Set<Long> impls = new HashSet<>();
-        for (long i = 0; i < trained.size(); i++) {
-            impls.add(trained.get(i).unsafeGetTensorImpl().address());
-        }
-        for (int i = 0; i < params.size(); i++) {
-            if (!impls.contains(params.get(i).unsafeGetTensorImpl().address())) {
-                throw new IllegalArgumentException("parameter '" + names.get(i) + "' has a drop rate but is not"
-                        + " optimized by " + what);
-            }
-        }
+        rules.checkTrainedBy(optimizer, what);
     }
 
-    /**
-     * An optimizer's parameters, group by group. {@code Optimizer.parameters()} would do, but libtorch
-     * prints a deprecation warning on every call.
-     */
+    /** An optimizer's parameters, group by group (see {@link DropGradRules#optimizedParameters}). */
     static TensorVector optimizedParameters(Optimizer optimizer) {
-        TensorVector out = new TensorVector();
-        var groups = optimizer.param_groups();
-        for (long g = 0; g < groups.size(); g++) {
-            TensorVector params = groups.get(g).params();
-            for (long i = 0; i < params.size(); i++) {
-                out.push_back(params.get(i));
-            }
-        }
-        return out;
+        return DropGradRules.optimizedParameters(optimizer);
     }
 
     /** Whether parameter {@code index}'s current rate is zero (its hook then leaves the gradient alone). */
@@ -254,125 +264,21 @@ public final class DropGrad {
     /**
      * The hooks' work for parameter {@code index}: the dropped gradient as a new tensor, or null to leave
      * the gradient as it is (rate zero, or dropped in place because nobody else can read it; see
-     * {@link GradientOwnership}).
+     * {@link GradientOwnership}). Off the CPU that is one multiply by the parameter's view of its group's
+     * mask, drawn once per round.
      */
     Tensor hookGradient(int index, TensorBase grad) {
         if (rates[index] == 0.0) {
             return null;
         }
-        Tensor keep;
-        double rate;
-        boolean cpu;
-        long key;
-        synchronized (lock) {
-            if (roundRates == null || roundUsed[index] || roundRates[index] == 0.0) {
-                startRound();
-            }
-            keep = roundMasks[index];
-            rate = roundRates[index];
-            cpu = roundCpu[index];
-            key = CpuMasks.subKey(roundKey, index);
-            roundMasks[index] = null;
-            roundUsed[index] = true;
-        }
-        if (rate == 0.0) { // the rate became zero between the check and the round
-            return null;
-        }
-        if (grad.is_sparse()) {
-            throw sparse(index);
-        }
-        // Nobody else reads it: dropped in place, no new tensor, no copy into .grad. Decided before any Java
-        // copy of the tensor, which would count as one more holder.
-        if (cpu && grad.has_storage() && CpuMasks.direct(grad) && GradientOwnership.exclusive(grad)) {
-            CpuMasks.drop(grad, grad, rate, key);
-            return null;
-        }
-        Tensor g = new Tensor(grad);
-        if (cpu) {
-            return DropGradOps.drop(g, rate, key);
-        }
-        try {
-            return DropGradOps.applyMask(g, keep, rate);
-        } finally {
-            keep.releaseReference();
-        }
-    }
-
-    /**
-     * Which parameters with a nonzero rate the CPU hash masks (on the CPU, rate at most
-     * {@link CpuMasks#MAX_HASHED_RATE}): their masks come from one key per round; the others draw a mask.
-     */
-    private boolean[] onCpu(double[] r) {
-        boolean[] cpu = new boolean[r.length];
-        try (PointerScope ignored = new PointerScope()) {
-            for (int i = 0; i < r.length; i++) {
-                cpu[i] = r[i] != 0.0 && DropGradOps.hashed(params.get(i), r[i]);
-            }
-        }
-        return cpu;
-    }
-
-    /**
-     * A round's one key for every CPU mask, drawn only if some parameter is on the CPU (so CUDA-only models
-     * draw nothing from the CPU generator): hooks and wrapper both draw through here, to stay bit-identical.
-     */
-    private static long cpuKey(boolean[] cpu) {
-        for (boolean v : cpu) {
-            if (v) {
-                return CpuMasks.drawKey();
-            }
-        }
-        return 0L;
-    }
-
-    private Tensor checkDense(int index, Tensor grad) {
-        if (grad.is_sparse()) {
-            throw sparse(index);
-        }
-        return grad;
+        // The round's take() locks the round, as update() does to swap the rates and end it: a round is
+        // always drawn for the rates of one update.
+        return round.gradient(index, grad, () -> RoundDraw.draw(groups(), rates), this::sparse);
     }
 
     private IllegalArgumentException sparse(int index) {
         return new IllegalArgumentException("DropGrad supports dense gradients only; parameter '"
                 + names.get(index) + "' has a sparse one (an embedding with sparse=true?)");
-    }
-
-    /**
-     * Opens a round the way {@link #apply()} draws: one key for the CPU parameters' masks, then a mask per
-     * parameter with a nonzero rate off the CPU, in parameter order.
-     */
-    private void startRound() {
-        endRound();
-        double[] r = rates;
-        roundRates = r;
-        roundUsed = new boolean[r.length];
-        roundMasks = new Tensor[r.length];
-        roundCpu = onCpu(r);
-        roundKey = cpuKey(roundCpu);
-        try (PointerScope ignored = new PointerScope()) {
-            for (int i = 0; i < r.length; i++) {
-                if (r[i] != 0.0 && !roundCpu[i]) {
-                    Tensor mask = DropGradOps.keepMask(params.get(i), r[i]);
-                    mask.retainReference(); // outlives this scope until its hook uses it
-                    roundMasks[i] = mask;
-                }
-            }
-        }
-    }
-
-    /** Frees the masks of the open round that no gradient used. */
-    private void endRound() {
-        if (roundMasks != null) {
-            for (Tensor m : roundMasks) {
-                if (m != null) {
-                    m.releaseReference();
-                }
-            }
-        }
-        roundMasks = null;
-        roundUsed = null;
-        roundRates = null;
-        roundCpu = null;
     }
 
     /** Full-update mode: one uniform per parameter with a nonzero rate, in parameter order, on the CPU. */
@@ -400,15 +306,6 @@ public final class DropGrad {
         }
     }
 
-    private double[] evaluate(long step, int epoch, double progress) {
-        double[] out = new double[schedules.length];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = Checks.probabilityBelowOne("drop rate of '" + names.get(i) + "' at step " + step,
-                    schedules[i].valueAt(step, epoch, progress));
-        }
-        return out;
-    }
-
     private static boolean allZero(double[] r) {
         for (double v : r) {
             if (v != 0.0) {
@@ -419,9 +316,7 @@ public final class DropGrad {
     }
 
     static String listOf(List<String> names) {
-        int shown = Math.min(names.size(), 12);
-        String list = String.join(", ", names.subList(0, shown));
-        return names.isEmpty() ? "no parameters" : list + (shown < names.size() ? ", ... (" + names.size() + ")" : "");
+        return DropGradRules.listOf(names);
     }
 
     @Override
@@ -436,10 +331,8 @@ public final class DropGrad {
      */
     public static final class Builder {
         private Schedule defaultRate;
-        private final List<Rule> rules = new ArrayList<>();
+        private final List<DropGradRules.Rule> rules = new ArrayList<>();
         private DropGradMode mode = DropGradMode.ELEMENTS;
-
-        private record Rule(String pattern, Pattern regex, Tensor parameter, Schedule schedule) {}
 
         private Builder() {}
 
@@ -464,7 +357,7 @@ public final class DropGrad {
 
         /** A scheduled drop rate for the parameters whose name matches {@code pattern}. */
         public Builder rate(String pattern, Schedule schedule) {
-            rules.add(new Rule(pattern, glob(pattern), null, Checks.notNull("schedule", schedule)));
+            rules.add(new DropGradRules.Rule(pattern, glob(pattern), null, Checks.notNull("schedule", schedule)));
             return this;
         }
 
@@ -475,7 +368,7 @@ public final class DropGrad {
 
         /** A scheduled drop rate for one parameter. */
         public Builder rate(Tensor parameter, Schedule schedule) {
-            rules.add(new Rule(null, null, Checks.notNull("parameter", parameter), Checks.notNull("schedule", schedule)));
+            rules.add(new DropGradRules.Rule(null, null, Checks.notNull("parameter", parameter), Checks.notNull("schedule", schedule)));
             return this;
         }
 
@@ -487,7 +380,7 @@ public final class DropGrad {
 
         /** Leaves the parameters whose name matches {@code pattern} alone, whatever the default says. */
         public Builder exclude(String pattern) {
-            rules.add(new Rule(pattern, glob(pattern), null, null));
+            rules.add(new DropGradRules.Rule(pattern, glob(pattern), null, null));
             return this;
         }
 
@@ -539,50 +432,7 @@ public final class DropGrad {
          */
         public DropGrad build(Map<String, Tensor> namedParameters) {
             Checks.notNull("namedParameters", namedParameters);
-            List<String> allNames = new ArrayList<>(namedParameters.keySet());
-            List<Tensor> all = new ArrayList<>(namedParameters.values());
-            Schedule[] chosen = new Schedule[all.size()];
-            boolean[] excluded = new boolean[all.size()];
-            for (Rule rule : rules) {
-                boolean matched = false;
-                for (int i = 0; i < all.size(); i++) {
-                    boolean hit = rule.parameter() != null ? all.get(i).is_same(rule.parameter())
-                            : rule.regex().matcher(allNames.get(i)).matches();
-                    if (hit) {
-                        if (rule.parameter() != null && !all.get(i).requires_grad()) {
-                            throw new IllegalArgumentException("parameter '" + allNames.get(i)
-                                    + "' has a drop rate but does not require grad");
-                        }
-                        chosen[i] = rule.schedule();
-                        excluded[i] = rule.schedule() == null;
-                        matched = true;
-                    }
-                }
-                if (!matched) {
-                    throw new IllegalArgumentException(rule.parameter() != null
-                            ? "a " + rule.parameter().scalar_type() + " tensor of shape "
-                                    + Arrays.toString(Tensors.shape(rule.parameter()))
-                                    + " has a drop rate but is not a parameter of the model"
-                            : "pattern '" + rule.pattern() + "' matches no parameter of the model; its parameters are "
-                                    + listOf(allNames));
-                }
-            }
-            List<String> names = new ArrayList<>();
-            List<Tensor> params = new ArrayList<>();
-            List<Schedule> schedules = new ArrayList<>();
-            for (int i = 0; i < all.size(); i++) {
-                Schedule s = chosen[i] != null ? chosen[i] : excluded[i] ? null : defaultRate;
-                if (s != null && all.get(i).requires_grad()) {
-                    names.add(allNames.get(i));
-                    params.add(all.get(i));
-                    schedules.add(s);
-                }
-            }
-            if (params.isEmpty()) {
-                throw new IllegalArgumentException("no trainable parameter has a drop rate: give a default rate(...)"
-                        + " or rates for patterns or parameters; the parameters are " + listOf(allNames));
-            }
-            return new DropGrad(names, params, schedules, mode);
+            return new DropGrad(DropGradRules.resolve(rules, defaultRate, namedParameters), mode);
         }
 
         private static Schedule constant(String name, double rate) {
@@ -590,18 +440,7 @@ public final class DropGrad {
         }
 
         private static Pattern glob(String pattern) {
-            if (Checks.notNull("pattern", pattern).isEmpty()) {
-                throw new IllegalArgumentException("pattern must not be empty");
-            }
-            StringBuilder regex = new StringBuilder();
-            for (String part : pattern.split("(?=[*?])|(?<=[*?])")) {
-                regex.append(switch (part) {
-                    case "*" -> ".*";
-                    case "?" -> ".";
-                    default -> Pattern.quote(part);
-                });
-            }
-            return Pattern.compile(regex.toString());
+            return DropGradRules.glob(pattern);
         }
     }
 }

@@ -22,10 +22,19 @@ import dev.dropkit.train.TrainingHistory;
  * Trainer.builder(TrainableModel.of(net, net::forward)).callback(DropGradCallback.hooks(dropGrad)) ...
  * }</pre>
  *
- * The trainer reseeds libtorch at every epoch and DropGrad draws from libtorch's generators, so a run
+ * Before every step it logs the current rate per step as {@value #METRIC} (the highest rate, when
+ * parameters have several), into the run's per-step metrics.
+ *
+ * <p>The trainer reseeds libtorch at every epoch and DropGrad draws from libtorch's generators, so a run
  * resumed from a checkpoint draws the same masks as an uninterrupted one.
  */
 public final class DropGradCallback implements TrainingCallback, AutoCloseable {
+    /**
+     * The metric the current rate ({@link DropGrad#maxRate()}) is logged under before every step, as
+     * {@code dev.dropkit.train.ScheduleCallback} logs dropout's and stochastic depth's values.
+     */
+    public static final String METRIC = "dropgrad/rate";
+
     private final DropGrad dropGrad;
     private final boolean useHooks;
     private DropGradHooks hooks;
@@ -67,9 +76,11 @@ public final class DropGradCallback implements TrainingCallback, AutoCloseable {
         }
     }
 
+    /** Sets the rates from their schedules for this step and logs the current rate as {@value #METRIC}. */
     @Override
     public void onBatchBegin(TrainingContext context) {
         dropGrad.update(context.globalStep(), context.epoch(), context.progress());
+        context.log(METRIC, dropGrad.maxRate());
     }
 
     @Override

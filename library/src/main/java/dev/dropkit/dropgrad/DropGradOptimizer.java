@@ -47,12 +47,20 @@ public final class DropGradOptimizer {
         return inner.step();
     }
 
-    /** Passes through to the wrapped optimizer (libtorch's default: gradients set to undefined). */
+    /**
+     * Zeroes the gradients: libtorch's default (set to undefined) through the wrapped optimizer, except that
+     * where DropGrad keeps a rate group's gradients in one flat buffer (on CUDA by default) the buffer is
+     * zeroed in place and stays every member's {@code .grad}, so the next step masks it with one multiply.
+     * Those gradients are then zeros, not undefined, as after PyTorch's {@code zero_grad(set_to_none=False)}.
+     */
     public void zero_grad() {
-        inner.zero_grad();
+        dropGrad.zeroGrad(inner);
     }
 
-    /** Passes through to the wrapped optimizer. */
+    /**
+     * Passes through to the wrapped optimizer. {@code true} undefines every gradient, flat ones too: the next
+     * step then masks parameter by parameter, and the next {@link #zero_grad()} restores the flat buffers.
+     */
     public void zero_grad(boolean setToNone) {
         inner.zero_grad(setToNone);
     }

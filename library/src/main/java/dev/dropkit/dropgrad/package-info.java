@@ -9,5 +9,10 @@
  * ({@link dev.dropkit.dropgrad.DropGradOptimizer}) or the training loop's
  * {@link dev.dropkit.dropgrad.DropGradCallback}. {@link dev.dropkit.dropgrad.DropGradMode#FULL_UPDATE}
  * drops whole parameter updates instead of elements.
+ *
+ * <p>Inside, {@code DropGrad} is a facade over the resolved rules ({@code DropGradRules}), the parameters
+ * grouped by rate ({@code RateGroups}), one round's random draw ({@code RoundDraw}, shared by the hooks
+ * through {@code HookRound}) and the wrapper's flat gradient buffers ({@code FlatGradients}), which let a
+ * CUDA step mask each rate group with one multiply.
  */
 package dev.dropkit.dropgrad;

@@ -9,6 +9,8 @@ import dev.dropkit.depth.StochasticDepth;
 import dev.dropkit.depth.StochasticDepthOptions;
 import dev.dropkit.depth.StochasticDepthSchedules;
 import dev.dropkit.depth.StochasticDepthSurgery;
+import dev.dropkit.dropgrad.DropGrad;
+import dev.dropkit.dropgrad.DropGradCallback;
 import dev.dropkit.dropout.DropoutSchedules;
 import dev.dropkit.models.ResNet;
 import dev.dropkit.schedule.Schedule;
@@ -78,6 +80,32 @@ class ScheduleCallbackTest {
         assertEquals(total + 1, csv.size());
         assertEquals("0,1,0.500000", csv.get(1));
         assertEquals((total - 1) + ",2,0.000000", csv.get(csv.size() - 1));
+    }
+
+    /** DropGrad's rate follows its schedule and is logged per step as dropgrad/rate, like dropout's p. */
+    @Test
+    void dropGradLogsItsScheduledRateBeforeEveryStep(@TempDir Path dir) throws Exception {
+        TrainerTest.Net net = new TrainerTest.Net();
+        Schedule ramp = Schedule.linear(0.0, 0.3);
+        DropGrad dropGrad = DropGrad.builder().rate(ramp).build(net);
+        DropGradCallback callback = DropGradCallback.masking(dropGrad);
+        Trainer trainer = Trainer.builder(TrainableModel.of(net, net::forward)).epochs(2).seed(11)
+                .device(Devices.cpu()).callback(callback).outputDir(dir).name("dropgrad").build();
+        TrainingHistory history = trainer.fit(TrainerTest.train(), null);
+
+        long total = 2L * TrainerTest.train().batchesPerEpoch();
+        List<TrainingHistory.StepValues> steps = history.steps();
+        assertEquals(List.of(DropGradCallback.METRIC), history.valueNames());
+        assertEquals(total, steps.size(), "one row per optimizer step");
+        for (TrainingHistory.StepValues row : steps) {
+            assertEquals(0.3 * row.step() / total, row.values()[0], 1e-12, "step " + row.step());
+        }
+        assertTrue(steps.get(steps.size() - 1).values()[0] > 0.25, "the ramp got near its end");
+        assertEquals(steps.get(steps.size() - 1).values()[0], dropGrad.maxRate(), "DropGrad holds the logged rate");
+        List<String> csv = Files.readAllLines(dir.resolve("metrics-dropgrad-steps.csv"));
+        assertEquals("step,epoch,dropgrad/rate", csv.get(0));
+        assertEquals(total + 1, csv.size());
+        assertEquals("0,1,0.000000", csv.get(1));
     }
 
     /** The schedule gives the deepest block's rate; every block keeps its share of it, so linear stays linear. */

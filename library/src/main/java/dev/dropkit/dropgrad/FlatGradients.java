@@ -1,0 +1,228 @@
+package dev.dropkit.dropgrad;
+
+import dev.dropkit.core.Tensors;
+import java.util.List;
+import java.util.function.IntFunction;
+import org.bytedeco.javacpp.PointerScope;
+import org.bytedeco.pytorch.MemoryFormatOptional;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.global.torch;
+
+/**
+ * The optimizer wrapper's flat gradient buffers: the gradients of one rate group ({@link RateGroups}) live
+ * in one contiguous buffer, and each member's {@code .grad} is a tensor over its slice of that buffer. Then
+ * a step masks a whole group with one multiply by the round's group mask on CUDA (instead of four kernels
+ * per parameter), and {@code zero_grad} is one fill per group.
+ *
+ * <p>Aliasing rules (native-notes/grad-views-and-zero-grad.md): the slices are made with
+ * {@code empty(0).set_(storage, offset, shape, strides)}, not {@code narrow}/{@code view}, because autograd
+ * refuses {@code detach_()} on a view and libtorch's {@code zero_grad(false)} calls it; they are assigned
+ * through {@code mutable_grad()}. Autograd then accumulates every backward pass into the defined
+ * {@code .grad} in place ({@code grad += new}), so the slices stay in the buffer. It does replace a
+ * gradient that is undefined ({@code zero_grad()} of the inner optimizer: the new one is stolen or cloned)
+ * or when it records a graph ({@code create_graph}): {@link #aliased} sees that from the data pointers,
+ * the step masks that group parameter by parameter instead (same masks, same bits), and the next
+ * {@link #zeroGrad} puts the slices back.
+ *
+ * <p>On by default for groups off the CPU. On the CPU the mask is Java code that runs over the memory
+ * anyway, so a flat buffer saves only per-parameter calls, and it measured no faster; there
+ * {@code -Ddropkit.dropgrad.flatOnCpu=true} turns it on (the tests do).
+ */
+final class FlatGradients {
+    /** The system property that turns flat buffers on for CPU groups. */
+    static final String ON_CPU_PROPERTY = "dropkit.dropgrad.flatOnCpu";
+    /**
+     * The system property that turns them off for other devices ({@code false}); on by default. Counted from
+     * the code, a flat group costs two kernels more per step than masking its parameters one by one with
+     * views of the group mask (one {@code zero_()} and one multiply, while autograd's {@code +=} into the
+     * zeroed buffer takes the place of the per-parameter multiplies): the switch is there to measure both.
+     */
+    static final String OFF_CPU_PROPERTY = "dropkit.dropgrad.flatOffCpu";
+
+    private final boolean onCpu;
+    private final boolean offCpu;
+    private RateGroups layout;
+    private Tensor[] flats;
+    private Tensor[][] slices;
+    private long[] bases;
+    private long[] elementSizes;
+
+    FlatGradients(boolean onCpu, boolean offCpu) {
+        this.onCpu = onCpu;
+        this.offCpu = offCpu;
+    }
+
+    /** Whether flat buffers are on for CPU groups by default ({@value #ON_CPU_PROPERTY}). */
+    static boolean onCpuByDefault() {
+        return Boolean.getBoolean(ON_CPU_PROPERTY);
+    }
+
+    /** Whether flat buffers are on for groups off the CPU ({@value #OFF_CPU_PROPERTY}, default true). */
+    static boolean offCpuByDefault() {
+        return Boolean.parseBoolean(System.getProperty(OFF_CPU_PROPERTY, "true"));
+    }
+
+    /** Whether group {@code g} gets a flat buffer. */
+    boolean enabled(RateGroups.Group g) {
+        return g.cpu ? onCpu : offCpu;
+    }
+
+    /** Whether any group of {@code groups} gets a flat buffer. */
+    boolean anyEnabled(RateGroups groups) {
+        for (RateGroups.Group g : groups.groups) {
+            if (enabled(g)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Zeroes every flat buffer in place and makes each member's {@code .grad} its slice again where it is
+     * not (a first call, or a gradient libtorch replaced). Allocates the buffers when the layout changed.
+     */
+    synchronized void zeroGrad(RateGroups groups, List<Tensor> params) {
+        if (layout != groups) {
+            allocate(groups);
+        }
+        for (RateGroups.Group g : groups.groups) {
+            if (flats[g.index] == null) {
+                continue;
+            }
+            flats[g.index].zero_();
+            for (int k = 0; k < g.members.length; k++) {
+                Tensor p = params.get(g.members[k]);
+                if (!aliased(p, g, k) && p.scalar_type().value == g.dtypeValue) { // else: masked by itself
+                    p.mutable_grad().put(slices[g.index][k]);
+                }
+            }
+        }
+    }
+
+    /** Whether every member of group {@code g} has its slice of the buffer as {@code .grad} now. */
+    synchronized boolean aliased(RateGroups groups, RateGroups.Group g, List<Tensor> params) {
+        if (layout != groups || flats[g.index] == null) {
+            return false;
+        }
+        for (int k = 0; k < g.members.length; k++) {
+            if (!aliased(params.get(g.members[k]), g, k)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * The wrapper's masking of the gradients accumulated since the last zero_grad, with one round's draw: a
+     * group whose gradients are all its buffer's slices at once (one multiply by the group mask, or the CPU
+     * hash over each slice), any other parameter by itself with the same mask, so both give the same bits.
+     */
+    void dropAccumulated(RateGroups gs, RoundDraw draw, List<Tensor> params,
+            IntFunction<IllegalArgumentException> sparse) {
+        double[] r = draw.rates;
+        for (RateGroups.Group g : gs.groups) {
+            double rate = r[g.members[0]];
+            if (rate == 0.0) {
+                continue;
+            }
+            if (aliased(gs, g, params)) {
+                Tensor mask = draw.groupMask(g.index);
+                if (mask != null) {
+                    flat(g).mul_(mask);
+                } else {
+                    for (int k = 0; k < g.members.length; k++) {
+                        DropGradOps.dropInPlace(slice(g, k), rate, draw.key(g.members[k]));
+                    }
+                }
+                continue;
+            }
+            for (int m : g.members) {
+                Tensor grad = params.get(m).grad();
+                if (!grad.defined()) {
+                    continue;
+                }
+                if (grad.is_sparse()) {
+                    throw sparse.apply(m);
+                }
+                if (draw.hashed(m)) {
+                    DropGradOps.dropInPlace(grad, rate, draw.key(m));
+                } else {
+                    grad.mul_(draw.maskView(m));
+                }
+            }
+        }
+    }
+
+    /** Group {@code g}'s buffer (only while {@link #aliased} says so is it every member's gradient). */
+    synchronized Tensor flat(RateGroups.Group g) {
+        return flats[g.index];
+    }
+
+    /** Member {@code k} of group {@code g}'s slice. */
+    synchronized Tensor slice(RateGroups.Group g, int k) {
+        return slices[g.index][k];
+    }
+
+    private boolean aliased(Tensor p, RateGroups.Group g, int k) {
+        Tensor grad = p.grad();
+        return grad.defined() && grad.data_ptr().address() == bases[g.index] + g.offsets[k] * elementSizes[g.index];
+    }
+
+    private void allocate(RateGroups groups) {
+        release();
+        int n = groups.groups.length;
+        flats = new Tensor[n];
+        slices = new Tensor[n][];
+        bases = new long[n];
+        elementSizes = new long[n];
+        try (PointerScope ignored = new PointerScope()) {
+            for (RateGroups.Group g : groups.groups) {
+                if (!enabled(g)) {
+                    continue;
+                }
+                Tensor flat = torch.zeros(new long[] {g.total}, Tensors.options(g.dtype, g.device));
+                flat.retainReference();
+                flats[g.index] = flat;
+                bases[g.index] = flat.data_ptr().address();
+                elementSizes[g.index] = flat.element_size();
+                var storage = flat.storage();
+                slices[g.index] = new Tensor[g.members.length];
+                for (int k = 0; k < g.members.length; k++) {
+                    long[] shape = g.shapes[k];
+                    Tensor s = torch.empty(new long[] {0}, Tensors.options(g.dtype, g.device), new MemoryFormatOptional())
+                            .set_(storage, g.offsets[k], shape, contiguousStrides(shape));
+                    s.retainReference();
+                    slices[g.index][k] = s;
+                }
+            }
+        }
+        layout = groups;
+    }
+
+    private static long[] contiguousStrides(long[] shape) {
+        long[] strides = new long[shape.length];
+        long s = 1;
+        for (int d = shape.length - 1; d >= 0; d--) {
+            strides[d] = s;
+            s *= Math.max(shape[d], 1);
+        }
+        return strides;
+    }
+
+    /** Frees the buffers (gradients still pointing into them keep their storage alive). */
+    synchronized void release() {
+        if (flats != null) {
+            for (int g = 0; g < flats.length; g++) {
+                if (flats[g] != null) {
+                    flats[g].releaseReference();
+                    for (Tensor s : slices[g]) {
+                        s.releaseReference();
+                    }
+                }
+            }
+        }
+        flats = null;
+        slices = null;
+        layout = null;
+    }
+}

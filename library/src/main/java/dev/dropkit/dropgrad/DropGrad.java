@@ -80,7 +80,7 @@ public final class DropGrad {
         this.names = rules.names;
         this.params = rules.params;
         this.mode = mode;
-        this.flat = new FlatGradients(FlatGradients.onCpuByDefault(), FlatGradients.offCpuByDefault());
+        this.flat = new FlatGradients(FlatGradients.onByDefault());
         this.rates = rules.evaluate(0, 0, 0.0);
     }
 
@@ -199,8 +199,8 @@ public final class DropGrad {
     }
 
     /**
-     * The wrapper's {@code zero_grad()}: {@code inner.zero_grad()}, then, where flat buffers are on (CUDA
-     * groups; CPU groups with {@code -Ddropkit.dropgrad.flatOnCpu=true}), each buffer zeroed in place and
+     * The wrapper's {@code zero_grad()}: {@code inner.zero_grad()}, then, where flat buffers are on
+     * ({@code -Ddropkit.dropgrad.flatBuffers=true}), each buffer zeroed in place and
      * its slices made the members' gradients again. Those gradients are then zero tensors, not undefined
      * (PyTorch's {@code zero_grad(set_to_none=False)}): an optimizer steps a parameter that got no gradient
      * this step with a zero one (weight decay and momentum still act).

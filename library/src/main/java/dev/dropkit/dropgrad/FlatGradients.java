@@ -24,47 +24,39 @@ import org.bytedeco.pytorch.global.torch;
  * the step masks that group parameter by parameter instead (same masks, same bits), and the next
  * {@link #zeroGrad} puts the slices back.
  *
- * <p>On by default for groups off the CPU. On the CPU the mask is Java code that runs over the memory
- * anyway, so a flat buffer saves only per-parameter calls, and it measured no faster; there
- * {@code -Ddropkit.dropgrad.flatOnCpu=true} turns it on (the tests do).
+ * <p>Off by default, on every device ({@code -Ddropkit.dropgrad.flatBuffers=true} turns it on; the tests
+ * do). Counted from the code, a flat group costs two kernels more per CUDA step than masking its
+ * parameters one by one with views of the group's one mask: one {@code zero_()} and one multiply per
+ * group, while autograd's {@code +=} into the zeroed buffer takes the place of the per-parameter
+ * multiplies (libtorch steals the first gradient into an undefined {@code .grad} for free, and the bindings
+ * offer neither a post-accumulate hook nor {@code _foreach_mul_} to fuse those). It also leaves zeros, not
+ * undefined gradients, after {@code zero_grad()}. On the CPU the mask is Java code that runs over the
+ * memory anyway, and it measured no faster there. It stays as the engine for when the bindings offer a way
+ * to keep autograd writing into the buffer for free.
  */
 final class FlatGradients {
-    /** The system property that turns flat buffers on for CPU groups. */
-    static final String ON_CPU_PROPERTY = "dropkit.dropgrad.flatOnCpu";
-    /**
-     * The system property that turns them off for other devices ({@code false}); on by default. Counted from
-     * the code, a flat group costs two kernels more per step than masking its parameters one by one with
-     * views of the group mask (one {@code zero_()} and one multiply, while autograd's {@code +=} into the
-     * zeroed buffer takes the place of the per-parameter multiplies): the switch is there to measure both.
-     */
-    static final String OFF_CPU_PROPERTY = "dropkit.dropgrad.flatOffCpu";
+    /** The system property that turns flat buffers on ({@code true}); off by default. */
+    static final String PROPERTY = "dropkit.dropgrad.flatBuffers";
 
-    private final boolean onCpu;
-    private final boolean offCpu;
+    private final boolean on;
     private RateGroups layout;
     private Tensor[] flats;
     private Tensor[][] slices;
     private long[] bases;
     private long[] elementSizes;
 
-    FlatGradients(boolean onCpu, boolean offCpu) {
-        this.onCpu = onCpu;
-        this.offCpu = offCpu;
+    FlatGradients(boolean on) {
+        this.on = on;
     }
 
-    /** Whether flat buffers are on for CPU groups by default ({@value #ON_CPU_PROPERTY}). */
-    static boolean onCpuByDefault() {
-        return Boolean.getBoolean(ON_CPU_PROPERTY);
-    }
-
-    /** Whether flat buffers are on for groups off the CPU ({@value #OFF_CPU_PROPERTY}, default true). */
-    static boolean offCpuByDefault() {
-        return Boolean.parseBoolean(System.getProperty(OFF_CPU_PROPERTY, "true"));
+    /** Whether flat buffers are on ({@value #PROPERTY}, default false). */
+    static boolean onByDefault() {
+        return Boolean.getBoolean(PROPERTY);
     }
 
     /** Whether group {@code g} gets a flat buffer. */
     boolean enabled(RateGroups.Group g) {
-        return g.cpu ? onCpu : offCpu;
+        return on;
     }
 
     /** Whether any group of {@code groups} gets a flat buffer. */

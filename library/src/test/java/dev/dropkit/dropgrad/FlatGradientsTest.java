@@ -34,15 +34,15 @@ class FlatGradientsTest {
 
     /** Builds with flat buffers on for the CPU too (the property is read when DropGrad is built). */
     static DropGrad flat(Supplier<DropGrad> build) {
-        String before = System.getProperty(FlatGradients.ON_CPU_PROPERTY);
-        System.setProperty(FlatGradients.ON_CPU_PROPERTY, "true");
+        String before = System.getProperty(FlatGradients.PROPERTY);
+        System.setProperty(FlatGradients.PROPERTY, "true");
         try {
             return build.get();
         } finally {
             if (before == null) {
-                System.clearProperty(FlatGradients.ON_CPU_PROPERTY);
+                System.clearProperty(FlatGradients.PROPERTY);
             } else {
-                System.setProperty(FlatGradients.ON_CPU_PROPERTY, before);
+                System.setProperty(FlatGradients.PROPERTY, before);
             }
         }
     }
@@ -264,7 +264,7 @@ class FlatGradientsTest {
         assertTrue(Tensors.countZeros(viaHooks.get("fc1.bias")) > 200, "rate 0.99 drops nearly all of fc1.bias");
     }
 
-    /** On CUDA (flat buffers on by default) neither form waits for the GPU during a step. */
+    /** On CUDA neither form waits for the GPU during a step, with flat buffers (off by default) or without. */
     @Test
     void aCudaStepMakesNoHostSync() {
         assumeTrue(Devices.cudaAvailable(), "[cuda] no CUDA device here");
@@ -272,17 +272,21 @@ class FlatGradientsTest {
         DropGradTest.Net net = DropGradTest.net(dev, 36);
         Tensor x = DropGradTest.inputs(dev, 16, 32);
         Tensor y = DropGradTest.targets(dev, 16, 10);
-        DropGrad dropGrad = DropGrad.builder().rate(0.1).rate("*.bias", 0.01).build(net);
-        DropGradOptimizer wrapper = dropGrad.wrap(new SGD(net.parameters(), new SGDOptions(0.01)));
-        wrapper.zero_grad();
-        net.backward(x, y);
-        wrapper.step(); // first step: buffers allocated, groups made
-        CudaSyncs.assertNoSync("a DropGrad wrapper step", () -> {
+        for (boolean flatBuffers : new boolean[] {false, true}) {
+            Supplier<DropGrad> build = () -> DropGrad.builder().rate(0.1).rate("*.bias", 0.01).build(net);
+            DropGrad dropGrad = flatBuffers ? flat(build) : build.get();
+            DropGradOptimizer wrapper = dropGrad.wrap(new SGD(net.parameters(), new SGDOptions(0.01)));
             wrapper.zero_grad();
             net.backward(x, y);
-            wrapper.step();
-        });
-        assertTrue(allAliased(dropGrad), "on CUDA the wrapper's gradients live in flat buffers by default");
+            wrapper.step(); // first step: buffers allocated, groups made
+            CudaSyncs.assertNoSync("a DropGrad wrapper step, flat buffers " + flatBuffers, () -> {
+                wrapper.zero_grad();
+                net.backward(x, y);
+                wrapper.step();
+            });
+            assertEquals(flatBuffers, allAliased(dropGrad), "gradients live in flat buffers exactly when asked");
+        }
+        DropGrad dropGrad = DropGrad.builder().rate(0.1).rate("*.bias", 0.01).build(net);
         try (DropGradHooks hooks = dropGrad.attach()) {
             net.zeroGrad();
             CudaSyncs.assertNoSync("a DropGrad hooks step", () -> net.backward(x, y));

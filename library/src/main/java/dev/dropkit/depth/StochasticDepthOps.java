@@ -162,11 +162,11 @@ public final class StochasticDepthOps {
         }
         double scale = scaling.trainScale(rate);
         return switch (method) {
-            case SAMPLE -> sampleWise(block, x, rate, scaling);
+            case SAMPLE -> drawnOnDevice(block, x, rate, scaling);
             case SAMPLE_FAST -> {
                 if (x.is_cuda()) {
                     warnFastOnCuda();
-                    yield sampleWise(block, x, rate, scaling);
+                    yield drawnOnDevice(block, x, rate, scaling);
                 }
                 yield keptOnly(block, x, keepMask(x.size(0), rate), scale);
             }
@@ -175,7 +175,7 @@ public final class StochasticDepthOps {
     }
 
     /** {@link DepthMethod#SAMPLE}: the branch on the whole batch, decisions drawn and applied on its device. */
-    private static Tensor sampleWise(ResidualBlock block, Tensor x, double rate, DepthScaling scaling) {
+    private static Tensor drawnOnDevice(ResidualBlock block, Tensor x, double rate, DepthScaling scaling) {
         Tensor shortcut = block.shortcut(x);
         Tensor branch = block.branch(x);
         return block.activateOutput(dropPathAdd(shortcut, branch, rate, DepthMethod.SAMPLE, scaling, true));

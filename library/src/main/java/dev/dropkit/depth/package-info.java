@@ -6,8 +6,11 @@
  *   <li>{@link dev.dropkit.depth.ResidualBlock}: a block as branch + shortcut (+ activation), the one thing
  *       stochastic depth needs from a model; ResNet's blocks, which implement it, are in
  *       {@code dev.dropkit.models}.</li>
- *   <li>{@link dev.dropkit.depth.StochasticDepthOps}: the functional op; {@link dev.dropkit.depth.StochasticDepth}:
- *       the module that wraps any residual block without renaming its parameters.</li>
+ *   <li>{@link dev.dropkit.depth.StochasticDepthOps}: the tensor ops {@code dropPath} and {@code dropPathAdd}
+ *       (torchvision's {@code stochastic_depth}, timm's {@code drop_path}; sample-wise decisions drawn on the
+ *       tensor's device, no host synchronization) and the block-level op built on them;
+ *       {@link dev.dropkit.depth.StochasticDepth}: the module that wraps any residual block without renaming its
+ *       parameters.</li>
  *   <li>{@link dev.dropkit.depth.StochasticDepthSurgery}: wraps the target blocks of a model in place, with
  *       per-block rates from the {@link dev.dropkit.depth.DropDistribution}; options in
  *       {@link dev.dropkit.depth.StochasticDepthOptions}; {@link dev.dropkit.depth.StochasticDepthCallback}
@@ -15,8 +18,9 @@
  * </ul>
  *
  * <p>Methods: {@link dev.dropkit.depth.DepthMethod#SAMPLE} (Composer's "sample"),
- * {@link dev.dropkit.depth.DepthMethod#BLOCK} (the paper's, "block") and the opt-in
- * {@link dev.dropkit.depth.DepthMethod#SAMPLE_FAST}, which runs the branch on the kept samples only and is
- * faster than no stochastic depth, at the price of BatchNorm statistics computed over those samples.
+ * {@link dev.dropkit.depth.DepthMethod#BLOCK} (the paper's, "block") and the deprecated
+ * {@link dev.dropkit.depth.DepthMethod#SAMPLE_FAST}, which runs the branch on the kept samples only on the CPU
+ * (BatchNorm statistics then come from those samples) and runs as sample on CUDA, where gathering the kept
+ * rows would cost a host synchronization per block and step.
  */
 package dev.dropkit.depth;

@@ -44,6 +44,7 @@ final class DepthRewrite {
         }
     }
 
+    @SuppressWarnings("deprecation") // names SAMPLE_FAST to say it runs as SAMPLE
     static JitRewriteReport apply(JitModule root, StochasticDepthOptions options, Pattern blocks, long warmupSteps) {
         Map<String, List<JitGraphs.Instance>> byType = JitGraphs.instancesByType(root);
         List<JitGraphs.Instance> tvsd = new ArrayList<>();
@@ -370,10 +371,14 @@ final class DepthRewrite {
     }
 
     /**
-     * The per-block methods; {@code NAME_rate_now} applies the warm-up and counts training steps.
-     * Dropped samples get exactly the shortcut, kept ones shortcut + branch (times {@code 1/(1-rate)}
-     * when inverted); the result is always a new tensor, because blocks often apply an in-place ReLU
-     * to it and the shortcut may be the block's input.
+     * The per-block methods: TorchScript's copy of {@link dev.dropkit.depth.StochasticDepthOps#dropPathAdd}
+     * (the graph cannot call Java), with the same kernels. {@code NAME_rate_now} applies the warm-up and counts
+     * training steps. Dropped samples get exactly the shortcut, kept ones shortcut + branch (times
+     * {@code 1/(1-rate)} when inverted); the result is always a new tensor, because blocks often apply an
+     * in-place ReLU to it and the shortcut may be the block's input. Sample-wise: the decisions are drawn on
+     * the branch's device and applied by one {@code addcmul} whose {@code value} carries the scale (no
+     * division of the mask, no host synchronization); block-wise: the decision is drawn on the host
+     * ({@code torch.rand([1])} is a CPU tensor), which must know it to skip the branch.
      */
     private static final String SOURCE = """
             def NAME_rate_now(self) -> float:
@@ -398,7 +403,7 @@ final class DepthRewrite {
                         shape = [branch.size(0)] + [1] * (branch.dim() - 1)
                         keep = torch.empty(shape, dtype=branch.dtype, device=branch.device).bernoulli_(1.0 - rate)
                         if self.NAME_inverted:
-                            keep = keep / (1.0 - rate)
+                            return torch.addcmul(shortcut, branch, keep, value=1.0 / (1.0 - rate))
                         return torch.addcmul(shortcut, branch, keep)
                     if float(torch.rand([1])) < rate:
                         return shortcut.clone()

@@ -31,13 +31,17 @@ import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 @ExtendWith(NativeScopePerTest.class)
+@SuppressWarnings("deprecation") // SAMPLE_FAST is deprecated and still tested
 class StochasticDepthTest {
     static final int N = 20_000; // samples for keep-fraction statistics: sigma = sqrt(p(1-p)/N) <= 0.0036
 
 
     /**
-     * Every output row is exactly the shortcut (dropped) or exactly shortcut + scale * branch (kept), and the
-     * kept fraction is within 5 sigma of 1 - rate.
+     * Every output row is exactly the shortcut (dropped) or shortcut + scale * branch (kept), and the kept
+     * fraction is within 5 sigma of 1 - rate. Kept rows are exact on the CPU, and on CUDA at scale 1; on CUDA
+     * with the inverted scale 1/0.7, addcmul's fused multiply-add rounds once where the reference
+     * {@code shortcut.add(branch.mul(scale))} rounds twice (issue 15: this case failed on an H200), so kept rows
+     * are held to that rounding ({@link TestBlocks#rowsWithinFmaRounding}) and dropped rows stay exact.
      */
     @ParameterizedTest(name = "{0}")
     @MethodSource("dev.dropkit.testing.TestDevices#names")
@@ -54,19 +58,48 @@ class StochasticDepthTest {
                 Tensor y = sd.forward(x);
                 Tensor shortcut = block.shortcut(x);
                 Tensor branch = block.branch(x);
-                Tensor kept = scaling == DepthScaling.INVERTED
-                        ? shortcut.add(branch.mul(new Scalar(1.0 / (1.0 - rate)))) : shortcut.add(branch);
-                boolean[] isKept = rowsEqual(y, kept);
+                double scale = scaling.trainScale(rate);
+                Tensor scaled = scale == 1.0 ? branch : branch.mul(new Scalar(scale));
+                Tensor kept = shortcut.add(scaled);
+                boolean exact = !dev.is_cuda() || scale == 1.0;
+                boolean[] isKept = exact ? rowsEqual(y, kept) : TestBlocks.rowsWithinFmaRounding(y, kept, scaled);
                 boolean[] isDropped = rowsEqual(y, shortcut);
                 int keptCount = 0;
                 for (int i = 0; i < N; i++) {
                     assertTrue(isKept[i] ^ isDropped[i], method + "/" + scaling + ": row " + i
-                            + " is exactly the shortcut or exactly shortcut + scaled branch");
+                            + " is exactly the shortcut or " + (exact ? "exactly" : "within FMA rounding of")
+                            + " shortcut + scaled branch");
                     keptCount += isKept[i] ? 1 : 0;
                 }
                 double sigma = TestDevices.bernoulliSigma(rate, N);
                 assertEquals(1 - rate, (double) keptCount / N, 5 * sigma, method + "/" + scaling + " keep fraction");
             }
+        }
+    }
+
+    /**
+     * Sample-fast gathers the kept rows on the CPU (the branch sees fewer samples) and runs as sample on CUDA
+     * (the branch sees the whole batch: gathering would need the kept count on the host, a sync).
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.dropkit.testing.TestDevices#names")
+    void sampleFastGathersKeptRowsOnTheCpuAndRunsAsSampleOnCuda(String name) {
+        Device dev = TestDevices.device(name);
+        Seeds.seed(23);
+        AffineBlock block = new AffineBlock(3, dev);
+        StochasticDepth sd = new StochasticDepth(block, 0.5, DepthMethod.SAMPLE_FAST, DepthScaling.COMPOSER);
+        sd.train(true);
+        Tensor x = randn(dev, 256, 3, 2, 2);
+        Tensor y = sd.forward(x);
+        int dropped = 0;
+        for (boolean d : rowsEqual(y, x)) {
+            dropped += d ? 1 : 0;
+        }
+        assertTrue(dropped > 0 && dropped < 256, "the seed gives a mixed mask: " + dropped);
+        if (dev.is_cuda()) {
+            assertEquals(256, block.lastBranchBatch, "on CUDA the branch runs on the whole batch (as sample)");
+        } else {
+            assertEquals(256 - dropped, block.lastBranchBatch, "on the CPU the branch runs on the kept rows only");
         }
     }
 
@@ -130,10 +163,18 @@ class StochasticDepthTest {
         assertEquals(before, block.branchCalls, "rate 1: the branch is not computed in evaluation");
     }
 
-    /** The same mask through the masked and the kept-only path: equal outputs, equal gradients. */
+    /**
+     * The same mask through the masked and the kept-only path: equal outputs, equal gradients. On the CPU, and
+     * at scale 1 everywhere, the outputs are equal bit for bit. On CUDA with scale 1/0.7 they are not (issue 15:
+     * this case failed on an H200): the masked path's addcmul is one fused multiply-add per element, rounded
+     * once, while the kept-only path multiplies and then adds, rounding twice, so its rows are the unfused
+     * reference and the masked rows must lie within {@link TestBlocks#rowsWithinFmaRounding} of them; dropped
+     * rows are exact. The comparison still makes sense on CUDA: the mode runs as sample there, but both ops
+     * remain callable with a mask of one's own.
+     */
     @ParameterizedTest(name = "{0}")
     @MethodSource("dev.dropkit.testing.TestDevices#names")
-    void fastModeEqualsMaskedModeExactlyWithoutBatchNormAndGradientsMatch(String name) {
+    void fastModeEqualsMaskedModeWithoutBatchNormExactlyOnTheCpuAndGradientsMatch(String name) {
         Device dev = TestDevices.device(name);
         for (double scale : new double[] {1.0, 1.0 / 0.7}) {
             Seeds.seed(14);
@@ -155,7 +196,18 @@ class StochasticDepthTest {
             int before = block.branchCalls;
             Tensor fast = StochasticDepthOps.keptOnly(block, x2, mask, scale);
             assertEquals(before + 1, block.branchCalls);
-            assertTrue(fast.equal(masked), "scale " + scale + ": fast output equals masked output exactly");
+            if (!dev.is_cuda() || scale == 1.0) {
+                assertTrue(fast.equal(masked), "scale " + scale + ": fast output equals masked output exactly");
+            } else {
+                Tensor scaled = block.branch(input).mul(new Scalar(scale));
+                boolean[] within = TestBlocks.rowsWithinFmaRounding(masked.detach(), fast.detach(), scaled);
+                boolean[] equal = rowsEqual(masked, fast);
+                float[] keep = Tensors.toFloatArray(mask);
+                for (int i = 0; i < 32; i++) {
+                    assertTrue(keep[i] == 0f ? equal[i] : within[i], "scale " + scale + ": row " + i + " ("
+                            + (keep[i] == 0f ? "dropped, exact" : "kept, within FMA rounding") + ")");
+                }
+            }
             fast.mul(upstream).sum().backward();
             assertTrue(x2.grad().equal(maskedGrads[0]), "input gradients are equal");
             assertTrue(block.weight.grad().allclose(maskedGrads[1], 1e-5, 1e-6, false), "weight gradients match");
@@ -303,23 +355,34 @@ class StochasticDepthTest {
         }
     }
 
-    /** Decisions come from the CPU generator, so one seed drops the same samples on the CPU and on CUDA. */
+    /**
+     * Block decisions come from the CPU generator, so one seed drops the same blocks on the CPU and on CUDA.
+     * Sample decisions are drawn on the device (no host mask, no sync), so on CUDA they come from the CUDA
+     * generator: a seed repeats them there, but they differ from the CPU's.
+     */
     @Test
-    void theSameSeedDropsTheSameSamplesOnTheCpuAndOnCuda() {
+    void theSameSeedGivesTheSameBlockDecisionsOnBothDevicesAndRepeatsSampleDrawsOnCuda() {
         Device cuda = TestDevices.device("cuda");
-        for (DepthMethod method : new DepthMethod[] {DepthMethod.SAMPLE, DepthMethod.SAMPLE_FAST}) {
-            Seeds.seed(21);
-            AffineBlock cpuBlock = new AffineBlock(2, Devices.cpu());
-            AffineBlock cudaBlock = new AffineBlock(2, cuda);
-            Tensor x = randn(Devices.cpu(), 64, 2, 2, 2);
-            StochasticDepth onCpu = new StochasticDepth(cpuBlock, 0.5, method, DepthScaling.COMPOSER);
-            StochasticDepth onCuda = new StochasticDepth(cudaBlock, 0.5, method, DepthScaling.COMPOSER);
-            Seeds.seed(22);
-            boolean[] cpuDropped = rowsEqual(onCpu.forward(x), x);
-            Seeds.seed(22);
-            boolean[] cudaDropped = rowsEqual(onCuda.forward(x.to(cuda, torch.ScalarType.Float)).cpu(), x);
-            assertTrue(java.util.Arrays.equals(cpuDropped, cudaDropped), method + ": same rows dropped");
+        Seeds.seed(21);
+        AffineBlock cpuBlock = new AffineBlock(2, Devices.cpu());
+        AffineBlock cudaBlock = new AffineBlock(2, cuda);
+        Tensor x = randn(Devices.cpu(), 64, 2, 2, 2);
+        Tensor xc = x.to(cuda, torch.ScalarType.Float);
+        StochasticDepth onCpu = new StochasticDepth(cpuBlock, 0.5, DepthMethod.BLOCK, DepthScaling.COMPOSER);
+        StochasticDepth onCuda = new StochasticDepth(cudaBlock, 0.5, DepthMethod.BLOCK, DepthScaling.COMPOSER);
+        for (int i = 0; i < 16; i++) {
+            Seeds.seed(22 + i);
+            boolean cpuDropped = onCpu.forward(x).equal(x);
+            Seeds.seed(22 + i);
+            boolean cudaDropped = onCuda.forward(xc).cpu().equal(x);
+            assertEquals(cpuDropped, cudaDropped, "seed " + (22 + i) + ": the same block decision");
         }
+        StochasticDepth sample = new StochasticDepth(cudaBlock, 0.5, DepthMethod.SAMPLE, DepthScaling.COMPOSER);
+        Seeds.seed(30);
+        boolean[] first = rowsEqual(sample.forward(xc).cpu(), x);
+        Seeds.seed(30);
+        boolean[] again = rowsEqual(sample.forward(xc).cpu(), x);
+        assertTrue(java.util.Arrays.equals(first, again), "same seed, same sample draws on CUDA");
     }
 
     @Test

@@ -12,9 +12,11 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.regex.Pattern;
 import org.bytedeco.pytorch.JitModule;
+import org.bytedeco.pytorch.JitNode;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.TypeKind;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -96,6 +98,38 @@ class JitDepthRewriteTest {
                 torch.relu(fwd(mods.get("layer1.1.bn1"), fwd(mods.get("layer1.1.conv1"), x)))));
         Tensor expected = torch.relu(x.add(branch.mul(new Scalar(1.0 - 0.3))));
         assertTrue(torch.equal(expected, fwd(block, x)), "eval = shortcut + (1 - rate) * branch");
+    }
+
+    /**
+     * Inverted sample-wise: a kept sample is exactly relu(shortcut + branch * 1/(1-rate)) on the CPU (one
+     * addcmul carrying the scale as its value), a dropped one exactly relu(shortcut), at the rate; the scale is
+     * folded into the addcmul, not divided into the mask (no aten::div in the method's graph).
+     */
+    @Test
+    void samplewiseInvertedScalesKeptSamplesInsideTheAddcmul() throws IOException {
+        JitModule model = load("resnet_scripted.pt");
+        JitRewrites.stochasticDepth(model, options(0.3, "uniform", "sample", "inverted"));
+        Map<String, JitModule> mods = JitInspector.namedModules(model);
+        JitModule block = mods.get("layer1.1");
+        for (JitNode n : JitGraphs.allNodes(block.get_method("dropkit_depth").graph().block())) {
+            boolean tensorDiv = JitGraphs.kind(n).startsWith("aten::div") && n.outputs().size() == 1
+                    && n.output().type().get().kind().intern() == TypeKind.TensorType; // scalar rate arithmetic is fine
+            assertTrue(!tensorDiv, "no division of the mask: " + JitGraphs.kind(n));
+        }
+        block.train(true);
+        int n = 400;
+        torch.manual_seed(12);
+        Tensor x = torch.randn(n, 8, 4, 4);
+        Tensor y = fwd(block, x);
+        Tensor branch = fwd(mods.get("layer1.1.bn2"), fwd(mods.get("layer1.1.conv2"),
+                torch.relu(fwd(mods.get("layer1.1.bn1"), fwd(mods.get("layer1.1.conv1"), x)))));
+        Tensor kept = torch.relu(x.add(branch.mul(new Scalar(1.0 / 0.7))));
+        Tensor isKept = y.eq(kept).flatten(1, 3).all(1);
+        Tensor isDropped = y.eq(torch.relu(x)).flatten(1, 3).all(1);
+        assertTrue(torch.equal(isKept.logical_xor(isDropped), torch.ones_like(isKept)),
+                "every sample is exactly kept (scaled) or exactly dropped");
+        double keep = isKept.to(torch.ScalarType.Float).mean().item_double();
+        assertEquals(0.7, keep, 5 * Math.sqrt(0.7 * 0.3 / n), "keep fraction");
     }
 
     /**

@@ -83,6 +83,7 @@ public final class StochasticDepthBenchmark implements Callable<Integer> {
     private record Config(String method, double rate, String distribution, ResNet net, Optimizer optimizer) {}
 
     @Override
+    @SuppressWarnings("deprecation") // times SAMPLE_FAST, which runs as SAMPLE on CUDA
     public Integer call() {
         Device dev = device.resolve();
         ResNet.Layout lay = ResNet.Layout.valueOf(layout.trim().toUpperCase(Locale.ROOT));
@@ -146,25 +147,32 @@ public final class StochasticDepthBenchmark implements Callable<Integer> {
                 "target");
         for (int k = 0; k < configs.size(); k++) {
             Config c = configs.get(k);
-            String target = k == 0 ? "" : c.method().equals("sample") ? "<= 1.03" : "< 1.0";
+            String target = k == 0 ? "" : c.method().equals("sample") ? "<= 1.03"
+                    : c.method().equals("sample_fast") && dev.is_cuda() ? "(runs as sample)" : "< 1.0";
             System.out.printf(Locale.ROOT, "%-12s %6s %-8s %10.2f %8.3f %8s%n", c.method(),
                     k == 0 ? "-" : String.format(Locale.ROOT, "%.2f", c.rate()), k == 0 ? "-" : c.distribution(),
                     median(times[k]) / steps, median(ratios[k]), target);
             if (k > 0) {
-                results.add(String.format(Locale.ROOT, "%s %s w%d b%d: %s %.2f %s / none", lay.name().toLowerCase(Locale.ROOT),
-                        size + "px", width, batch, c.method(), c.rate(), c.distribution()), median(ratios[k]), dev,
+                results.add(String.format(Locale.ROOT, "%s %s w%d b%d: %s %.2f %s / none%s", lay.name().toLowerCase(Locale.ROOT),
+                        size + "px", width, batch, c.method(), c.rate(), c.distribution(),
+                        c.method().equals("sample_fast") && dev.is_cuda() ? " (runs as sample on CUDA)" : ""),
+                        median(ratios[k]), dev,
                         cudaTarget(c), cpuTarget(c));
             }
         }
         return 0;
     }
 
-    /** Issue 16's targets: sample-wise at most 3% over none, block-wise cheaper than none, the fast mode under 0.9 at rate 0.5. */
+    /**
+     * Issue 16's targets: sample-wise at most 3% over none, block-wise cheaper than none. The fast mode is
+     * retired on CUDA (it runs as sample there: gathering kept rows needs their count on the host, a sync), so
+     * its row has no target of its own.
+     */
     private static String cudaTarget(Config c) {
         return switch (c.method()) {
             case "sample" -> "<= 1.03";
             case "block" -> "< 1.0";
-            default -> c.rate() >= 0.5 ? "< 0.9" : "";
+            default -> "";
         };
     }
 

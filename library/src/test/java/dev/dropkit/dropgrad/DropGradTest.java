@@ -125,16 +125,24 @@ class DropGradTest {
         net.zeroGrad();
         double rate = 0.3;
         DropGrad dropGrad = DropGrad.builder().rate(rate).build(net);
-        long elements = 0;
-        long dropped = 0;
         try (DropGradHooks hooks = dropGrad.attach()) {
             assertEquals(5, hooks.size());
             net.backward(x, y);
         }
         Map<String, Tensor> hooked = grads(net);
+        assertMaskedAtRate(raw, hooked, rate);
+    }
+
+    /**
+     * Every survivor of {@code masked} is exactly its {@code raw} value times 1/(1-rate) (the raw gradients
+     * have no zeros, so a zero is a drop), and the fraction dropped is within 5 sigma of a Bernoulli(rate) count.
+     */
+    static void assertMaskedAtRate(Map<String, Tensor> raw, Map<String, Tensor> masked, double rate) {
+        long elements = 0;
+        long dropped = 0;
         for (String p : raw.keySet()) {
             Tensor r = raw.get(p);
-            Tensor h = hooked.get(p);
+            Tensor h = masked.get(p);
             assertEquals(0, Tensors.countZeros(r), p + ": the raw gradient has no zeros");
             Tensor kept = h.ne(new Scalar(0.0));
             assertTrue(h.masked_select(kept).equal(r.mul(new Scalar(1.0 / (1.0 - rate))).masked_select(kept)),

@@ -108,19 +108,7 @@ class FlatGradientsTest {
         wrapper.step(); // lr 0: masks, moves nothing
         assertTrue(allAliased(dropGrad), "the step masks the buffer in place");
         Map<String, Tensor> masked = DropGradTest.grads(net);
-        long elements = 0;
-        long dropped = 0;
-        for (String p : raw.keySet()) {
-            Tensor r = raw.get(p);
-            Tensor h = masked.get(p);
-            assertEquals(0, Tensors.countZeros(r), p + ": the raw sum has no zeros");
-            Tensor kept = h.ne(new Scalar(0.0));
-            assertTrue(h.masked_select(kept).equal(r.mul(new Scalar(1.0 / (1.0 - rate))).masked_select(kept)),
-                    p + ": survivors are exactly the sum * 1/(1-p)");
-            elements += r.numel();
-            dropped += Tensors.countZeros(h);
-        }
-        assertEquals(rate, (double) dropped / elements, 5 * TestDevices.bernoulliSigma(rate, elements));
+        DropGradTest.assertMaskedAtRate(raw, masked, rate); // survivors are exactly the sum * 1/(1-p)
     }
 
     @ParameterizedTest(name = "{0}")

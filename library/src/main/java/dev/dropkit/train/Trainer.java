@@ -54,6 +54,10 @@ import org.bytedeco.pytorch.global.torch;
  * <p>The trainer prints nothing: progress reaches {@link TrainingCallback}s ({@code onBatchEnd} carries
  * each step's loss, {@code onEpochEnd} the epoch's metrics), which the CLI renders as a bar, and each
  * epoch's line goes to the {@code System.Logger} named after this class at DEBUG.
+ *
+ * <p>On CUDA a step waits for the GPU once, right after the forward pass, to read its loss (for that
+ * callback and the finite-loss check) and its correct count in one copy; the regularizers add no wait of
+ * their own. A loss read one step late would remove that wait too, at the price of the callbacks' order.
  */
 public final class Trainer {
     private static final System.Logger LOG = System.getLogger(Trainer.class.getName());
@@ -177,13 +181,14 @@ public final class Trainer {
         }
         Tensor logits = model.forward(batch.inputs());
         Tensor loss = torch.cross_entropy(logits, batch.targets());
-        double lossValue = loss.item_double();
+        double[] read = lossAndCorrect(loss, logits, batch.targets()); // before backward: waits for the forward only
+        double lossValue = read[0];
         if (!Double.isFinite(lossValue)) {
             throw new IllegalStateException("loss became " + lossValue + " at epoch " + (ctx.epoch + 1) + ", step "
                     + (ctx.step + 1) + "; lower the learning rate");
         }
         (accumulationSteps == 1 ? loss : loss.div(new Scalar(accumulationSteps))).backward();
-        long correct = correctCount(logits, batch.targets());
+        long correct = (long) read[1];
         boolean stepNow = ctx.microBatch() == accumulationSteps - 1 || !rest.hasNext();
         if (stepNow) {
             callbacks.forEach(c -> c.beforeOptimizerStep(ctx));
@@ -229,8 +234,8 @@ public final class Trainer {
                 double[] r = NativeMemory.get(() -> {
                     Batch b = batches.next();
                     Tensor logits = model.forward(b.inputs());
-                    double loss = torch.cross_entropy(logits, b.targets()).item_double();
-                    return new double[] {loss, correctCount(logits, b.targets()), b.size()};
+                    double[] read = lossAndCorrect(torch.cross_entropy(logits, b.targets()), logits, b.targets());
+                    return new double[] {read[0], read[1], b.size()};
                 });
                 lossSum += r[0] * r[2];
                 correct += (long) r[1];
@@ -241,8 +246,21 @@ public final class Trainer {
                 : new Evaluation(lossSum / seen, (double) correct / seen, seen);
     }
 
-    private static long correctCount(Tensor logits, Tensor targets) {
-        return logits.argmax(new LongOptional(1), false).eq(targets).sum().item_long();
+    /**
+     * {loss, number of correct predictions} of a batch. Reading a value of a CUDA tensor makes the host wait
+     * for the GPU; two {@code item()} calls waited twice a step, so off the CPU both values come back in one
+     * copy (one synchronization a step, right after the forward pass). On the CPU {@code item()} costs
+     * nothing of the sort and stays.
+     */
+    static double[] lossAndCorrect(Tensor loss, Tensor logits, Tensor targets) {
+        Tensor correct = logits.argmax(new LongOptional(1), false).eq(targets).sum();
+        if (loss.is_cpu()) {
+            return new double[] {loss.item_double(), correct.item_long()};
+        }
+        TensorVector both = new TensorVector();
+        both.push_back(loss.detach().to(torch.ScalarType.Double).reshape(1));
+        both.push_back(correct.to(torch.ScalarType.Double).reshape(1));
+        return Tensors.toDoubleArray(torch.cat(both, 0));
     }
 
     private void persist() {

@@ -12,6 +12,7 @@ import dev.dropkit.core.Seeds;
 import dev.dropkit.data.TensorBatches;
 import dev.dropkit.dropout.Dropout;
 import dev.dropkit.testing.Blobs;
+import dev.dropkit.testing.TestDevices;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,11 +22,14 @@ import org.bytedeco.pytorch.LinearImpl;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.OutputArchive;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 class TrainerTest {
     static Tensor xTrain;
@@ -342,5 +346,38 @@ class TrainerTest {
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.accumulationSteps(bad));
             assertEquals("accumulationSteps must be at least 1, got " + bad, e.getMessage());
         }
+    }
+
+    /**
+     * The loss and the correct count a step reports are the batch's, on every device (off the CPU they come
+     * back in one copy instead of two item() calls): checked against the loss computed on the CPU and a count
+     * made in Java from the logits.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.dropkit.testing.TestDevices#names")
+    void lossAndCorrectAreTheBatchsOnEveryDevice(String name) {
+        Device device = TestDevices.device(name);
+        Seeds.seed(5);
+        Tensor logitsCpu = torch.randn(64, 10);
+        Tensor targetsCpu = torch.randint(10, new long[] {64});
+        double[] logits = dev.dropkit.core.Tensors.toDoubleArray(logitsCpu);
+        double[] targets = dev.dropkit.core.Tensors.toDoubleArray(targetsCpu);
+        long expectedCorrect = 0;
+        for (int row = 0; row < 64; row++) {
+            int best = 0;
+            for (int c = 1; c < 10; c++) {
+                best = logits[row * 10 + c] > logits[row * 10 + best] ? c : best;
+            }
+            expectedCorrect += best == (int) targets[row] ? 1 : 0;
+        }
+        double expectedLoss = torch.cross_entropy(logitsCpu, targetsCpu).item_double();
+        Tensor onDevice = logitsCpu.to(device, torch.ScalarType.Float);
+        Tensor targetsOnDevice = targetsCpu.to(device, torch.ScalarType.Long);
+        double[] read = Trainer.lossAndCorrect(torch.cross_entropy(onDevice, targetsOnDevice), onDevice,
+                targetsOnDevice);
+        assertEquals(expectedCorrect, (long) read[1], "correct predictions");
+        assertTrue(expectedCorrect > 0 && expectedCorrect < 64, "the batch has right and wrong predictions");
+        // float32 cross-entropy on another device may sum in another order: a few ulps of the loss
+        assertEquals(expectedLoss, read[0], 64 * Math.ulp((float) expectedLoss), "loss");
     }
 }

@@ -52,11 +52,12 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * gradients for the same seed and a single backward pass. A hooks round ends when a parameter's gradient
  * arrives a second time or {@link #update} is called; during backward it holds its group masks.
  *
- * <p><b>Cost on CUDA.</b> A round draws each group's mask with two kernels and no host sync. The wrapper
- * keeps each group's gradients in one flat buffer ({@code FlatGradients}, when zeroed through
- * {@link DropGradOptimizer#zero_grad()}) and masks it with one multiply; hooks multiply each incoming
- * gradient by its view of the group mask (libtorch's post-accumulate-grad hook, which would allow one
- * multiply per group, cannot be registered from Java).
+ * <p><b>Cost on CUDA.</b> A round draws each group's mask with two kernels and no host sync; the wrapper
+ * multiplies each accumulated gradient, and hooks each incoming one, by its view of the group mask
+ * (libtorch's post-accumulate-grad hook, which would allow one multiply per group, cannot be registered
+ * from Java). With {@code -Ddropkit.dropgrad.flatBuffers=true} the wrapper keeps each group's gradients in
+ * one flat buffer ({@code FlatGradients}, when zeroed through {@link DropGradOptimizer#zero_grad()}) and
+ * masks it with one multiply, which counts two kernels more per group (autograd then adds into the buffer).
  *
  * <p>A hook drops the gradient in place when nothing but autograd can read it (the usual case: a layer's
  * weight or bias gradient), on any device, so no new tensor is made and libtorch does not copy one into
@@ -210,17 +211,9 @@ public final class DropGrad {
         if (mode == DropGradMode.FULL_UPDATE) {
             return; // dropped updates leave gradients undefined; a flat buffer would define them
         }
-        RateGroups known;
-        synchronized (this) {
-            known = groups;
-        }
-        // The groups as last seen decide whether to look closer: a CPU model without flat buffers pays
-        // nothing more than the inner zero_grad (a model moved to CUDA since is regrouped by the next step).
-        if (known == null || flat.anyEnabled(known)) {
+        if (flat.on()) { // off (the default): nothing more than the inner zero_grad
             RateGroups gs = groups();
-            if (flat.anyEnabled(gs)) {
-                NativeMemory.run(() -> flat.zeroGrad(gs, params));
-            }
+            NativeMemory.run(() -> flat.zeroGrad(gs, params));
         }
     }
 

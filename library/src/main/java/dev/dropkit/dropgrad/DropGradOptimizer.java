@@ -49,7 +49,8 @@ public final class DropGradOptimizer {
 
     /**
      * Zeroes the gradients: libtorch's default (set to undefined) through the wrapped optimizer, except that
-     * where DropGrad keeps a rate group's gradients in one flat buffer (on CUDA by default) the buffer is
+     * where DropGrad keeps a rate group's gradients in one flat buffer (off unless
+     * {@code -Ddropkit.dropgrad.flatBuffers=true}) the buffer is
      * zeroed in place and stays every member's {@code .grad}, so the next step masks it with one multiply.
      * Those gradients are then zeros, not undefined, as after PyTorch's {@code zero_grad(set_to_none=False)}.
      */

@@ -54,19 +54,9 @@ final class FlatGradients {
         return Boolean.getBoolean(PROPERTY);
     }
 
-    /** Whether group {@code g} gets a flat buffer. */
-    boolean enabled(RateGroups.Group g) {
+    /** Whether this DropGrad keeps its gradients in flat buffers (one switch for every group). */
+    boolean on() {
         return on;
-    }
-
-    /** Whether any group of {@code groups} gets a flat buffer. */
-    boolean anyEnabled(RateGroups groups) {
-        for (RateGroups.Group g : groups.groups) {
-            if (enabled(g)) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /**
@@ -78,9 +68,6 @@ final class FlatGradients {
             allocate(groups);
         }
         for (RateGroups.Group g : groups.groups) {
-            if (flats[g.index] == null) {
-                continue;
-            }
             flats[g.index].zero_();
             for (int k = 0; k < g.members.length; k++) {
                 Tensor p = params.get(g.members[k]);
@@ -93,7 +80,7 @@ final class FlatGradients {
 
     /** Whether every member of group {@code g} has its slice of the buffer as {@code .grad} now. */
     synchronized boolean aliased(RateGroups groups, RateGroups.Group g, List<Tensor> params) {
-        if (layout != groups || flats[g.index] == null) {
+        if (layout != groups) {
             return false;
         }
         for (int k = 0; k < g.members.length; k++) {
@@ -169,9 +156,6 @@ final class FlatGradients {
         elementSizes = new long[n];
         try (PointerScope ignored = new PointerScope()) {
             for (RateGroups.Group g : groups.groups) {
-                if (!enabled(g)) {
-                    continue;
-                }
                 Tensor flat = torch.zeros(new long[] {g.total}, Tensors.options(g.dtype, g.device));
                 flat.retainReference();
                 flats[g.index] = flat;

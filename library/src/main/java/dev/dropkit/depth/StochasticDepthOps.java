@@ -274,7 +274,7 @@ public final class StochasticDepthOps {
         long[] shape = new long[(int) branch.dim()];
         Arrays.fill(shape, 1);
         shape[0] = keepMask.size(0);
-        Tensor mask = onDevice(keepMask, branch.device(), branch.scalar_type()).view(shape);
+        Tensor mask = keepMask.to(branch.device(), branch.scalar_type()).view(shape);
         return block.activateOutput(shortcut.addcmul(branch, mask, new Scalar(scale)));
     }
 
@@ -339,11 +339,6 @@ public final class StochasticDepthOps {
             return block.forward(x);
         }
         return block.activateOutput(block.shortcut(x).add(block.branch(x).mul(new Scalar(scale))));
-    }
-
-    /** {@code t} as {@code type} on {@code device}. */
-    private static Tensor onDevice(Tensor t, Device device, ScalarType type) {
-        return t.to(device, type);
     }
 
     /** An int64 index tensor on {@code device}. */

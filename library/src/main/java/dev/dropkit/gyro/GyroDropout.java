@@ -97,13 +97,14 @@ public class GyroDropout extends Dropout {
     // the type of the inputs it was built for. It lives across steps, so it holds its own reference
     // (native-notes/cached-tensors-need-an-owned-handle.md).
     private Tensor ready;
-    private long readyGeneration = -1;
-    private torch.ScalarType readyType;
-    private boolean readyCuda;
-    private long readyDevice;
-    private long readyBatch;
-    private int readyDims;
+    private ReadyKey readyKey;
     private long readyBuilds;
+
+    /**
+     * What a ready mask was built for: the masks' generation (active set, p, redraws), the inputs' type and
+     * device, their rank, and the batch size when the groups are uneven (-1: even groups, any such batch).
+     */
+    private record ReadyKey(long generation, torch.ScalarType type, boolean cuda, long device, long batch, int dims) {}
 
     /**
      * A Gyro Dropout with the given options; its masks are drawn on the first training forward.
@@ -330,18 +331,16 @@ public class GyroDropout extends Dropout {
     private Tensor readyMask(Tensor input) {
         long n = input.size(0);
         int dims = (int) input.dim();
-        long batchKey = n % options.tau() == 0 ? -1 : n; // even groups broadcast over any batch size
-        torch.ScalarType type = input.scalar_type().intern();
         boolean cuda = input.is_cuda();
-        long deviceIndex = cuda ? input.device().index() : -1;
-        if (ready != null && readyGeneration == gs.generation && readyType == type && readyCuda == cuda
-                && readyDevice == deviceIndex && readyBatch == batchKey && readyDims == dims) {
+        ReadyKey key = new ReadyKey(gs.generation, input.scalar_type().intern(), cuda,
+                cuda ? input.device().index() : -1, n % options.tau() == 0 ? -1 : n, dims);
+        if (ready != null && key.equals(readyKey)) {
             return ready;
         }
         Tensor built;
         try (PointerScope scope = new PointerScope(); NoGradGuard noGrad = new NoGradGuard()) {
             built = GyroDropoutOps.readyMask(gs.masks, gs.activeSet, n, dims, options.featuresLast(), gs.effectiveP,
-                    type, input.device());
+                    key.type(), input.device());
             built.retainReference(); // outlives this scope and the caller's
         }
         if (ready != null) {
@@ -349,12 +348,7 @@ public class GyroDropout extends Dropout {
         }
         ready = built;
         readyBuilds++;
-        readyGeneration = gs.generation;
-        readyType = type;
-        readyCuda = cuda;
-        readyDevice = deviceIndex;
-        readyBatch = batchKey;
-        readyDims = dims;
+        readyKey = key;
         return ready;
     }
 

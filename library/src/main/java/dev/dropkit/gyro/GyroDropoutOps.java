@@ -4,7 +4,6 @@ import dev.dropkit.core.Checks;
 import dev.dropkit.core.Tensors;
 import java.util.Arrays;
 import org.bytedeco.pytorch.Device;
-import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
 import org.bytedeco.pytorch.TensorVector;
@@ -100,33 +99,15 @@ public final class GyroDropoutOps {
         }
         int tau = (int) active.size(0);
         long[] sizes = groupSizes(n, tau);
+        boolean even = n % tau == 0;
         // scalar_type() returns a fresh enum object: compare its intern() (native-notes).
         Tensor index = active.scalar_type().intern() == torch.ScalarType.Long ? active : active.to(torch.ScalarType.Long);
         // [tau, C]: index_select always copies, so scaling in place never touches the masks buffer.
         Tensor chosen = masks.index_select(0, index).to(input.scalar_type()).mul_(new Scalar(1.0 / (1.0 - p)));
-
-        if (n % tau == 0) {
-            // [tau, N/tau, C, *] * [tau, 1, C, 1...]: a broadcast, no [N, C] mask is built.
-            long[] grouped = new long[dims + 1];
-            grouped[0] = tau;
-            grouped[1] = n / tau;
-            for (int d = 1; d < dims; d++) {
-                grouped[d + 1] = input.size(d);
-            }
-            long[] groupedMask = new long[dims + 1];
-            Arrays.fill(groupedMask, 1);
-            groupedMask[0] = tau;
-            groupedMask[axis + 1] = c;
-            return input.view(grouped).mul(chosen.view(groupedMask)).reshape(Tensors.shape(input));
-        }
-        // Uneven groups: an [N, C] per-sample mask, broadcast over the spatial positions.
-        Tensor repeats = torch.tensor(sizes).to(input.device(), torch.ScalarType.Long);
-        long[] maskShape = new long[dims];
-        Arrays.fill(maskShape, 1);
-        maskShape[0] = n;
-        maskShape[axis] = c;
-        Tensor perSample = chosen.repeat_interleave(repeats, new LongOptional(0), new LongOptional(n));
-        return input.mul(perSample.view(maskShape));
+        // Even groups: [tau, N/tau, C, *] * [tau, 1, C, 1...], a broadcast, no [N, C] mask is built. Uneven: an
+        // [N, C] per-sample mask, broadcast over the spatial positions.
+        Tensor ready = even ? chosen : repeatedRows(chosen, identity(tau), sizes);
+        return applyReadyMask(input, ready.view(readyShape(even, tau, n, dims, axis, c)), tau);
     }
 
     /**
@@ -149,30 +130,51 @@ public final class GyroDropoutOps {
         long[] sizes = groupSizes(n, tau);
         boolean even = n % tau == 0;
         long c = masks.size(1);
-        TensorVector rows = new TensorVector();
-        for (int i = 0; i < tau; i++) {
-            if (active[i] < 0 || active[i] >= masks.size(0)) {
-                throw new IllegalArgumentException("active index " + active[i] + " is not one of the " + masks.size(0)
+        for (long index : active) {
+            if (index < 0 || index >= masks.size(0)) {
+                throw new IllegalArgumentException("active index " + index + " is not one of the " + masks.size(0)
                         + " masks");
             }
-            Tensor row = masks.narrow(0, active[i], 1);
-            rows.push_back(even ? row : row.expand(new long[] {sizes[i], c}));
         }
-        Tensor chosen = torch.cat(rows, 0).to(device, type).mul_(new Scalar(1.0 / (1.0 - p)));
-        int axis = featuresLast ? dims - 1 : 1;
-        long[] shape;
-        if (even) {
-            shape = new long[dims + 1];
-            Arrays.fill(shape, 1);
-            shape[0] = tau;
-            shape[axis + 1] = c;
-        } else {
-            shape = new long[dims];
-            Arrays.fill(shape, 1);
-            shape[0] = n;
-            shape[axis] = c;
+        long[] repeats = new long[tau];
+        Arrays.fill(repeats, 1);
+        Tensor chosen = repeatedRows(masks, active, even ? repeats : sizes).to(device, type)
+                .mul_(new Scalar(1.0 / (1.0 - p)));
+        return chosen.view(readyShape(even, tau, n, dims, featuresLast ? dims - 1 : 1, c));
+    }
+
+    /**
+     * Rows {@code rows[i]} of the 2-D {@code source}, row {@code i} repeated {@code repeats[i]} times: views
+     * and one {@code cat}, so no index travels to the source's device (a {@code repeat_interleave} by a
+     * tensor of repeats would copy it there, and wait).
+     */
+    private static Tensor repeatedRows(Tensor source, long[] rows, long[] repeats) {
+        long c = source.size(1);
+        TensorVector parts = new TensorVector();
+        for (int i = 0; i < rows.length; i++) {
+            Tensor row = source.narrow(0, rows[i], 1);
+            parts.push_back(repeats[i] == 1 ? row : row.expand(new long[] {repeats[i], c}));
         }
-        return chosen.view(shape);
+        return torch.cat(parts, 0);
+    }
+
+    private static long[] identity(int n) {
+        long[] out = new long[n];
+        Arrays.setAll(out, i -> i);
+        return out;
+    }
+
+    /**
+     * The shape of a ready mask of {@code c} features on dimension {@code axis} of a rank-{@code dims} batch of
+     * {@code n}: {@code [tau, 1, C, 1...]} for even groups (the batch seen as {@code [tau, n/tau, C, *]}),
+     * else {@code [n, C, 1...]}.
+     */
+    private static long[] readyShape(boolean even, int tau, long n, int dims, int axis, long c) {
+        long[] shape = new long[even ? dims + 1 : dims];
+        Arrays.fill(shape, 1);
+        shape[0] = even ? tau : n;
+        shape[even ? axis + 1 : axis] = c;
+        return shape;
     }
 
     /**

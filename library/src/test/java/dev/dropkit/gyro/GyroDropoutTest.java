@@ -514,6 +514,51 @@ class GyroDropoutTest {
         assertRejected(() -> g.setStep(-1), "step must not be negative, got -1");
     }
 
+    /**
+     * The functional op with active indices in a tensor and the ready mask built from host indices give the
+     * same bits, both equal to each row times its group's mask scaled by 1/(1-p), for even and uneven
+     * groups, channels broadcast over spatial positions, and features last.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dev.dropkit.testing.TestDevices#names")
+    void theOpAndTheReadyMaskMultiplyEachRowByItsGroupsScaledMask(String name) {
+        Device dev = TestDevices.device(name);
+        Seeds.seed(21);
+        long[] active = {5, 0, 3, 6};
+        double p = 0.3;
+        long[][] shapes = {{12, 6}, {10, 6}, {10, 6, 3, 3}, {8, 5, 6}};
+        boolean[] last = {false, false, false, true};
+        for (int s = 0; s < shapes.length; s++) {
+            long[] shape = shapes[s];
+            int dims = shape.length;
+            int axis = last[s] ? dims - 1 : 1;
+            long c = shape[axis];
+            Tensor x = torch.randn(shape).to(dev, torch.ScalarType.Float);
+            Tensor masks = torch.rand(7, c).lt(new Scalar(0.6)).to(dev, torch.ScalarType.Bool);
+            Tensor viaOp = GyroDropoutOps.gyroDropout(x, masks, torch.tensor(active).to(dev, torch.ScalarType.Long), p, true, last[s]);
+            Tensor viaReady = GyroDropoutOps.applyReadyMask(x, GyroDropoutOps.readyMask(masks, active, shape[0], dims,
+                    last[s], p, torch.ScalarType.Float, x.device()), active.length);
+            long[] sizes = GyroDropoutOps.groupSizes(shape[0], active.length);
+            long[] rowShape = new long[dims];
+            Arrays.fill(rowShape, 1);
+            rowShape[axis] = c;
+            List<Tensor> rows = new ArrayList<>();
+            long row = 0;
+            for (int g = 0; g < active.length; g++) {
+                Tensor scaled = masks.select(0, active[g]).to(torch.ScalarType.Float).mul(new Scalar(1.0 / (1.0 - p)));
+                for (long k = 0; k < sizes[g]; k++, row++) {
+                    rows.add(x.narrow(0, row, 1).mul(scaled.view(rowShape)));
+                }
+            }
+            org.bytedeco.pytorch.TensorVector parts = new org.bytedeco.pytorch.TensorVector();
+            rows.forEach(parts::push_back);
+            Tensor expected = torch.cat(parts, 0);
+            String what = Arrays.toString(shape) + (last[s] ? " features last" : "");
+            assertTrue(torch.equal(expected, viaOp), what + ": the op is each row times its group's scaled mask");
+            assertTrue(torch.equal(expected, viaReady), what + ": the ready mask gives the same bits");
+        }
+    }
+
     @Test
     void badInputsAreRejectedWithTheNumbers() {
         Device dev = TestDevices.device("cpu");
